@@ -1,0 +1,1 @@
+"""rooflib: roofline economics of large language models."""
