@@ -1,0 +1,56 @@
+"""Shared plotting conventions: a colour-blind-safe palette and axis helpers.
+
+Colours are the Okabe-Ito palette (distinguishable with the common forms of colour blindness);
+line styles differ too, so the figures also read in greyscale.
+"""
+from __future__ import annotations
+
+#: Okabe & Ito (2008), "Color Universal Design": https://jfly.uni-koeln.de/color/
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+}
+
+#: One colour and dash per roofline term, used by every chapter.
+STYLE = {
+    "compute": dict(color=OKABE_ITO["blue"], linestyle="-", label="compute"),
+    "weights": dict(color=OKABE_ITO["orange"], linestyle="--", label="weight reads"),
+    "kv": dict(color=OKABE_ITO["green"], linestyle="-.", label="KV-cache reads"),
+    "memory": dict(color=OKABE_ITO["vermillion"], linestyle=":", label="weights + KV"),
+    "time": dict(color=OKABE_ITO["black"], linestyle="-", linewidth=2.5, alpha=0.6, label="step time = max"),
+}
+
+
+def seconds_axis_ms(ax, which: str = "y") -> None:
+    """Label an axis in milliseconds while the data stay in seconds."""
+    from matplotlib.ticker import FuncFormatter
+
+    fmt = FuncFormatter(lambda v, _: f"{v * 1e3:g}")
+    (ax.yaxis if which == "y" else ax.xaxis).set_major_formatter(fmt)
+
+
+def log_axes(ax, x: bool = True, y: bool = True) -> None:
+    """Log scales with labels only at powers of ten: readable, and fast to redraw."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    for flag, axis, setter in ((x, ax.xaxis, ax.set_xscale), (y, ax.yaxis, ax.set_yscale)):
+        if flag:
+            setter("log")
+            axis.set_major_locator(LogLocator(base=10, numticks=8))
+            axis.set_minor_locator(NullLocator())  # minor ticks double the redraw time
+            axis.set_major_formatter(FuncFormatter(_power_of_ten))
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(value: float, _pos=None) -> str:
+    """1000 -> '10³', 0.01 -> '10⁻²', 1 -> '1', 10 -> '10' (plain text: no slow math rendering)."""
+    import math
+
+    if value <= 0:
+        return ""
+    exponent = round(math.log10(value))
+    if exponent in (0, 1, 2, 3):
+        return f"{10 ** exponent:g}"
+    return "10" + str(exponent).translate(_SUPERSCRIPT)
