@@ -54,3 +54,12 @@ def _power_of_ten(value: float, _pos=None) -> str:
     if exponent in (0, 1, 2, 3):
         return f"{10 ** exponent:g}"
     return "10" + str(exponent).translate(_SUPERSCRIPT)
+
+
+def decade_limits(lo: float, hi: float) -> tuple[float, float]:
+    """Widen (lo, hi) to whole powers of ten, so small data changes keep the axis (and its ticks) still."""
+    import math
+
+    lo = max(float(lo), 1e-300)
+    hi = max(float(hi), lo * 10)
+    return 10.0 ** math.floor(math.log10(lo)), 10.0 ** math.ceil(math.log10(hi))

@@ -1,35 +1,53 @@
-"""The Explorer: controls + a matplotlib Figure rendered into an ipywidgets Image."""
+"""The Explorer: controls + a matplotlib Figure rendered into an ipywidgets Image.
+
+Speed comes from blitting. The figure's static parts (axes, ticks, labels, legend) are rendered
+once and kept as a bitmap; a slider move redraws only the artists listed in `self.animated` on top
+of that bitmap and encodes the PNG. The full figure is re-rendered only when an axis range or a
+title changes, which is why subclasses snap ranges to whole decades (`plotting.decade_limits`).
+"""
 from __future__ import annotations
 
 import io
 
 import ipywidgets as widgets
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 
 
 class Explorer:
-    """Subclass and implement `draw(**values)`, which updates `self.fig` for the control values.
+    """Subclass and implement `setup()` and `draw(**values)`.
 
-    `controls` maps argument names to ipywidgets; any change re-runs `draw` and re-renders.
-    `update(**values)` is the same path without widgets (used by tests and benchmarks).
+    setup(): create axes and artists once; put every artist that changes with the controls in
+    `self.animated` (they are drawn on top of the cached background).
+    draw(**values): update those artists (and, rarely, axis ranges) for the control values;
+    return an HTML line summarising the numbers.
+    `controls` maps draw()'s argument names to ipywidgets; a change re-runs draw and re-renders.
+    `update(**values)` does the same without widgets (tests and `make bench` use it).
     """
 
     dpi = 72
 
     def __init__(self, controls: dict, figsize=(10, 3.8)):
         self.controls = controls
-        # A fixed layout: constrained/tight layout would re-measure every tick label on each redraw.
-        self.fig = Figure(figsize=figsize)
+        self.fig = Figure(figsize=figsize, dpi=self.dpi)
+        self.canvas = FigureCanvasAgg(self.fig)
         self.image = widgets.Image(format="png")
         self.message = widgets.HTML()
+        self.animated: list = []
+        self._background = None
+        self._layout_key = None
+        self.setup()
+        for artist in self.animated:
+            artist.set_animated(True)
         for w in controls.values():
             w.observe(self._on_change, names="value")
-        self.setup()
-        self._on_change()
+        self.update()
 
     # -- to implement in subclasses -----------------------------------------------------------
     def setup(self) -> None:
-        """Create axes and artists once (redrawing reuses them: that keeps updates fast)."""
+        """Create axes and artists once; list the changing ones in self.animated."""
 
     def draw(self, **values) -> str:
         """Update the artists for these control values; return an HTML summary line."""
@@ -39,6 +57,26 @@ class Explorer:
     def values(self) -> dict:
         return {name: w.value for name, w in self.controls.items()}
 
+    def _current_layout(self):
+        return tuple((ax.get_xlim(), ax.get_ylim(), ax.get_title()) for ax in self.fig.axes)
+
+    def render(self) -> bytes:
+        """Composite the figure (blitting when the layout is unchanged) and return PNG bytes."""
+        layout = self._current_layout()
+        if self._background is None or layout != self._layout_key:
+            self.canvas.draw()  # static parts only: animated artists are skipped
+            self._background = self.canvas.copy_from_bbox(self.fig.bbox)
+            self._layout_key = layout
+        else:
+            self.canvas.restore_region(self._background)
+        for artist in self.animated:
+            artist.axes.draw_artist(artist)
+        rgba = np.asarray(self.canvas.buffer_rgba())
+        buf = io.BytesIO()
+        # Fast compression: each image is shown once, so encode time matters more than size.
+        Image.fromarray(rgba[..., :3]).save(buf, format="PNG", compress_level=1)
+        return buf.getvalue()
+
     def update(self, **values) -> bytes:
         """Recompute and redraw for `values` (defaults: the controls' values); return the PNG."""
         merged = {**self.values(), **values}
@@ -47,10 +85,7 @@ class Explorer:
         except (ValueError, LookupError) as err:  # an impossible combination: say so, keep the old plot
             self.message.value = f"<b>Not possible:</b> {err}"
             return self.image.value
-        buf = io.BytesIO()
-        # Fast PNG compression: the image is shown once and discarded, size matters less than time.
-        self.fig.savefig(buf, format="png", dpi=self.dpi, pil_kwargs={"compress_level": 1})
-        png = buf.getvalue()
+        png = self.render()
         self.image.value = png
         return png
 
@@ -59,7 +94,7 @@ class Explorer:
 
     @property
     def widget(self):
-        left = widgets.VBox(list(self.controls.values()), layout=widgets.Layout(width="300px"))
+        left = widgets.VBox(list(self.controls.values()), layout=widgets.Layout(width="310px"))
         return widgets.VBox([widgets.HBox([left, self.image]), self.message])
 
     def _ipython_display_(self):

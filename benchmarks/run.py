@@ -1,0 +1,75 @@
+"""Speed measurements (not tests): `make bench`.
+
+Targets: a 1000 x 1000 batch x context sweep of decode_step in <= 100 ms, and an explorer update
+(recompute + redraw to PNG) <= 50 ms median, on 2 cores. Prints medians and says which targets
+are met; exits 0 either way (speed is reported, never asserted in `make test`).
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import statistics
+import sys
+import time
+
+import numpy as np
+
+import rooflib as rl
+import rooflib.explore as explore_pkg
+
+
+def median_time(fn, repeats: int = 7, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_sweep() -> float:
+    m, h = rl.model("Llama 3.1 70B"), rl.hardware("H100")
+    batch = np.arange(1, 1001, dtype=float)[:, None]
+    context = np.linspace(0, 100_000, 1000)[None, :]
+
+    def sweep():
+        step = rl.decode_step(m, h, batch, context, chips=8)
+        return step.time, step.bound
+
+    return median_time(sweep)
+
+
+def bench_explorers() -> dict[str, float]:
+    results = {}
+    for info in pkgutil.iter_modules(explore_pkg.__path__):
+        module = importlib.import_module(f"rooflib.explore.{info.name}")
+        bench = getattr(module, "BENCH", None)
+        if not bench:
+            continue
+        explorer = bench["factory"]()
+        updates = bench["updates"]
+        explorer.update(**updates[0])  # warm caches (fonts, first render)
+        times = []
+        for _ in range(3):
+            for values in updates:
+                t0 = time.perf_counter()
+                explorer.update(**values)
+                times.append(time.perf_counter() - t0)
+        results[info.name] = statistics.median(times)
+    return results
+
+
+def main() -> int:
+    sweep = bench_sweep()
+    print(f"decode_step 1000 x 1000 sweep (time + bound): {sweep * 1e3:7.1f} ms   target <= 100 ms  "
+          f"{'OK' if sweep <= 0.1 else 'SLOWER THAN TARGET'}")
+    for name, t in bench_explorers().items():
+        print(f"explorer '{name}' update, median:               {t * 1e3:7.1f} ms   target <=  50 ms  "
+              f"{'OK' if t <= 0.05 else 'SLOWER THAN TARGET'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
