@@ -173,3 +173,20 @@ def cost_per_token(model, hw, batch, context, dollars_per_chip_hour, chips=1, dt
     step = decode_step(model, h, batch, context, chips, dtype, kv_dtype)
     chip_count = np.asarray(step.chips) * h.chips
     return scalar_or_array(np.asarray(step.time) * chip_count * price / HOUR / np.asarray(step.batch))
+
+
+def batch_for_step_time(model, hw, step_time, context, chips=1, dtype: str = "bf16", kv_dtype: str = "bf16"):
+    """The largest batch whose decode step takes at most `step_time` seconds (0 if none does).
+
+    The step time max(c B, w + k B) grows with B (c: compute per sequence, w: weight reads,
+    k: KV reads per sequence), so it can be inverted: B = min(t / c, (t - w) / k), and no batch
+    at all when t < w (the weights alone take longer). Used to ask "how small must the batch be
+    for this speed?" — the question behind a fast mode. Returns a (fractional) batch size.
+    """
+    t = positive("step_time", step_time)
+    one = decode_step(model, hw, 1.0, context, chips, dtype, kv_dtype)
+    c, w, k = np.asarray(one.compute), np.asarray(one.weights), np.asarray(one.kv)
+    with np.errstate(divide="ignore"):
+        by_memory = np.where(k > 0, (t - w) / np.where(k > 0, k, 1.0), np.where(t >= w, np.inf, -1.0))
+    b = np.minimum(t / c, by_memory)
+    return scalar_or_array(np.maximum(b, 0.0))
