@@ -186,7 +186,7 @@ def batch_for_step_time(model, hw, step_time, context, chips=1, dtype: str = "bf
     t = positive("step_time", step_time)
     one = decode_step(model, hw, 1.0, context, chips, dtype, kv_dtype)
     c, w, k = np.asarray(one.compute), np.asarray(one.weights), np.asarray(one.kv)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):  # a tiny KV term means "no memory limit": inf
         by_memory = np.where(k > 0, (t - w) / np.where(k > 0, k, 1.0), np.where(t >= w, np.inf, -1.0))
     b = np.minimum(t / c, by_memory)
     return scalar_or_array(np.maximum(b, 0.0))
