@@ -1,0 +1,130 @@
+# Roofline Economics: build the book, run the tests, open the chapters.
+# Needs GNU make and python3 (with the venv module); everything else is
+# installed into .venv from requirements.txt on first use. `make help` lists targets.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.ONESHELL:
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+LAB_STAMP := $(VENV)/.installed-lab
+JUPYTERLAB_VERSION := 4.6.6
+# Extra options for `make lab`, e.g. make lab LAB_ARGS="--no-browser --port 8899"
+LAB_ARGS ?=
+BUILD := _build
+
+# Same results on every run and every machine.
+export PYTHONHASHSEED := 0
+# Kernels (nbval, the book build) must draw with the inline backend, which is
+# what puts figures into notebook outputs; MPLBACKEND=Agg there would silently
+# drop every figure from the book and fail nbval. It is set explicitly so that
+# a value in the caller's environment cannot leak in. Plain Python tests use Agg.
+NB_ENV := MPLBACKEND=module://matplotlib_inline.backend_inline
+TEST_ENV := MPLBACKEND=Agg
+
+NBVAL := $(PY) -m pytest --nbval --nbval-current-env \
+	--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
+
+.PHONY: help venv book test bench lab exercises clean
+
+help:
+	@echo "Roofline Economics: make targets"
+	echo "  make book       build the HTML book into $(BUILD)/html (creates .venv on first use)"
+	echo "  make test       library tests, strict nbval over notebooks/ and solutions/, then the book"
+	echo "  make lab        open the chapters in JupyterLab (installs jupyterlab $(JUPYTERLAB_VERSION) on first use)"
+	echo "  make bench      time the library and the explorers (reported, never asserted)"
+	echo "  make exercises  regenerate the student notebooks in exercises/ from solutions/"
+	echo "  make venv       create .venv and install requirements.txt (done by the targets above)"
+	echo "  make clean      remove $(BUILD)/"
+
+# ---------------------------------------------------------------- environment
+
+venv: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the pins or the package metadata change.
+$(STAMP): requirements.txt pyproject.toml | $(PY)
+	$(PY) -m pip install -r requirements.txt
+	touch $@
+
+# JupyterLab is only needed to work in the notebooks, so it stays out of the base install.
+$(LAB_STAMP): $(STAMP)
+	$(PY) -m pip install jupyterlab==$(JUPYTERLAB_VERSION)
+	touch $@
+
+# ---------------------------------------------------------------- book
+
+# --all re-reads every page: Sphinx only reports a page's warnings (and myst-nb
+# only re-executes a notebook) when it is read, so an incremental build could
+# pass with stale outputs after a change to rooflib. -W -n --keep-going turns
+# every warning and broken reference into a failure and lists all of them;
+# execute.raise_on_error in _config.yml makes a failing cell fail the build.
+book: $(STAMP)
+	@rm -rf $(BUILD)/html $(BUILD)/jupyter_execute $(BUILD)/.doctrees
+	if ! $(NB_ENV) $(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going --all; then
+		echo "Book build FAILED: see the first error above (a failing notebook cell stops the build at once)" >&2
+		exit 1
+	fi
+	echo "Book built: $(BUILD)/html/index.html"
+
+# ---------------------------------------------------------------- tests
+
+# Runs every stage even after a failure, then prints one summary and fails if
+# any stage failed. pytest's exit code 5 ("no tests collected") counts as
+# "none yet" only while there is nothing to collect; otherwise it is a failure.
+test: $(STAMP)
+	@summary=""; failed=0; t_all=$$SECONDS
+	record() { summary+="$$(printf '  %-44s %-16s %5ss' "$$1" "$$2" "$$3")"$$'\n'; }
+	verdict() {  # verdict RC NOTHING_TO_COLLECT
+		if [ "$$1" -eq 0 ]; then echo ok
+		elif [ "$$1" -eq 5 ] && [ "$$2" = yes ]; then echo "none yet"
+		else echo "FAILED (rc=$$1)"; fi
+	}
+
+	echo "==> 1/3 library tests: pytest tests"
+	t0=$$SECONDS; rc=0
+	$(TEST_ENV) $(PY) -m pytest tests || rc=$$?
+	empty=$$([ -z "$$(find tests -name 'test_*.py' -o -name '*_test.py' 2>/dev/null)" ] && echo yes || echo no)
+	res=$$(verdict $$rc $$empty); if [ "$${res:0:6}" = FAILED ]; then failed=1; fi
+	record "pytest tests" "$$res" $$((SECONDS - t0))
+
+	echo "==> 2/3 notebooks, outputs compared: pytest --nbval notebooks solutions"
+	t0=$$SECONDS; rc=0; dirs=""
+	for d in notebooks solutions; do
+		if [ -n "$$(find $$d -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null)" ]; then dirs+=" $$d"; fi
+	done
+	if [ -n "$$dirs" ]; then $(NB_ENV) $(NBVAL) $$dirs || rc=$$?; empty=no; else rc=5; empty=yes; fi
+	res=$$(verdict $$rc $$empty); if [ "$${res:0:6}" = FAILED ]; then failed=1; fi
+	record "pytest --nbval notebooks solutions" "$$res" $$((SECONDS - t0))
+
+	echo "==> 3/3 book build, warnings are errors: make book"
+	t0=$$SECONDS; rc=0
+	$(MAKE) --no-print-directory book || rc=$$?
+	res=$$(verdict $$rc no); if [ "$${res:0:6}" = FAILED ]; then failed=1; fi
+	record "make book" "$$res" $$((SECONDS - t0))
+
+	echo
+	echo "make test summary"
+	printf '%s' "$$summary"
+	printf '  %-44s %-16s %5ss\n' "total" "$$([ $$failed -eq 0 ] && echo passed || echo FAILED)" $$((SECONDS - t_all))
+	exit $$failed
+
+# ---------------------------------------------------------------- tools
+
+bench: $(STAMP)
+	$(TEST_ENV) $(PY) benchmarks/run.py
+
+exercises: $(STAMP)
+	$(PY) tools/make_exercises.py
+
+lab: $(LAB_STAMP)
+	$(VENV)/bin/jupyter lab $(LAB_ARGS)
+
+clean:
+	rm -rf $(BUILD)
