@@ -45,19 +45,20 @@ def bench_explorers() -> dict[str, float]:
     results = {}
     for info in pkgutil.iter_modules(explore_pkg.__path__):
         module = importlib.import_module(f"rooflib.explore.{info.name}")
-        bench = getattr(module, "BENCH", None)
-        if not bench:
-            continue
-        explorer = bench["factory"]()
-        updates = bench["updates"]
-        explorer.update(**updates[0])  # warm caches (fonts, first render)
-        times = []
-        for _ in range(3):
-            for values in updates:
-                t0 = time.perf_counter()
-                explorer.update(**values)
-                times.append(time.perf_counter() - t0)
-        results[info.name] = statistics.median(times)
+        # A module times one explorer (BENCH) or several (BENCHES: name -> bench).
+        benches = getattr(module, "BENCHES", None) or (
+            {info.name: module.BENCH} if getattr(module, "BENCH", None) else {})
+        for name, bench in benches.items():
+            explorer = bench["factory"]()
+            updates = bench["updates"]
+            explorer.update(**updates[0])  # warm caches (fonts, first render)
+            times = []
+            for _ in range(3):
+                for values in updates:
+                    t0 = time.perf_counter()
+                    explorer.update(**values)
+                    times.append(time.perf_counter() - t0)
+            results[name] = statistics.median(times)
     return results
 
 

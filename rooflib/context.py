@@ -1,0 +1,368 @@
+"""Context length: what the KV cache saves, prefill vs decode, the Goldilocks context, capacity.
+
+Notation (as in `roofline`): N_a active and N_t total parameters, b_w bytes per weight, F dense
+FLOP/s and W HBM bytes/s of one chip, I* = F / W its critical intensity, S the context (tokens of
+history per sequence), B the batch, kv(S) the cache bytes of ONE sequence of S tokens
+(`kv.kv_bytes`; sliding windows respected).
+
+* The cache exists because recomputing the keys and values of S past tokens costs about 2 N_a S
+  FLOPs every step, while reading them costs kv(S) bytes. Time ratio: 2 N_a / (I* kv/S) = S*.
+* Prefill of a P-token prompt reuses each weight P times: intensity ~ 2 N_a P / (N_t b_w);
+  decode reuses it once per sequence of the batch: ~ 2 N_a B / (N_t b_w + B kv(S)).
+* Goldilocks context S*: per sequence, compute 2 N_a / F equals KV reading kv(S) / W, i.e.
+  kv(S*) = 2 N_a / I*; for full attention S* = 2 N_a / (I* kv_per_token). Beyond S*, no batch
+  makes a decode step compute-bound, and MFU <= S*/S.
+* Capacity: weights + B kv(S) <= C M bounds the batch at a context and the context at a batch.
+
+Every function treats the chips of a scale-up domain as one (their F, W and M add up), so chips
+cancel from every ratio below except the capacity ones, which take `chips`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .errors import non_negative, positive, scalar_or_array
+from .hardware import hardware as lookup_hardware
+from .kv import kv_bytes, kv_bytes_per_token, kv_elements_per_layer, kv_layers
+from .models import Model, model as lookup_model
+from .roofline import DecodeStep, _check_context, _chips, critical_intensity, decode_step, weight_bytes
+from .units import bytes_per_element
+
+
+# ---- the piecewise-linear inverse shared by every "which context gives ..." question ------------
+def _window_layers(m: Model) -> tuple[float, float, float]:
+    """(global attention layers, sliding-window layers, window) counted for ATTENTION (not cache)."""
+    return float(m.n_layers - m.n_window_layers), float(m.n_window_layers), float(m.window)
+
+
+def _solve(target, slope_below, slope_above, window):
+    """Smallest S >= 0 with g(S) = target, where g(S) = slope_above * S + (slope_below - slope_above)
+    * min(S, window): slope `slope_below` up to `window` tokens, `slope_above` after it.
+
+    Vectorised over `target`. inf where g never reaches the target (g stops growing). A target
+    <= 0 gives 0.
+    """
+    t = np.asarray(target, dtype=float)
+    out = np.full(t.shape, np.inf)
+    if window > 0 and slope_below > 0:
+        s1 = t / slope_below
+        inside = s1 <= window
+        out = np.where(inside, s1, out)
+        g_w = slope_below * window
+    else:
+        inside = np.zeros(t.shape, dtype=bool)
+        g_w = slope_below * window
+    if slope_above > 0:
+        s2 = window + (t - g_w) / slope_above
+        out = np.where(inside, out, s2)
+    out = np.where(t <= 0, 0.0, out)
+    return scalar_or_array(out)
+
+
+def _kv_slopes(m: Model, kv_dtype: str) -> tuple[float, float, float]:
+    """Cache bytes added per token of context (below, above the window) and the window."""
+    per_layer = kv_elements_per_layer(m) * bytes_per_element(kv_dtype)
+    full, local = kv_layers(m)
+    return (full + local) * per_layer, full * per_layer, float(m.window)
+
+
+def context_for_kv_bytes(model, kv_bytes_per_sequence, dtype: str = "bf16"):
+    """Inverse of `kv.kv_bytes`: the context S at which ONE sequence's cache holds this many bytes.
+
+    Full attention: S = bytes / kv_per_token. With sliding windows the cache grows fast up to the
+    window, then only through its global layers; a model whose every layer is windowed never
+    exceeds its window's worth of cache, so larger targets give inf.
+    Example: Llama 3.1 70B in bf16 stores 327,680 B per token, so 1 GB holds 3,052 tokens.
+    """
+    m = lookup_model(model)
+    target = non_negative("kv_bytes_per_sequence", kv_bytes_per_sequence)
+    below, above, window = _kv_slopes(m, dtype)
+    return _solve(target, below, above, window)
+
+
+# ---- why the cache exists -----------------------------------------------------------------------
+def recompute_flops(model, context):
+    """FLOPs a decode step would spend, per sequence, rebuilding the keys and values of `context`
+    past tokens if nothing were cached: about 2 N_a S.
+
+    A layer's keys and values are computed from that layer's input, which depends on every layer
+    below, so without a cache each past token must go through (almost) the whole network again.
+    (Strictly the last layer's MLP and the output head could be skipped: a few percent.)
+    Llama 3.1 70B at 4,096 tokens: 2 x 69.5e9 x 4096 = 5.7e14 FLOPs per generated token.
+    """
+    m = lookup_model(model)
+    s = _check_context(m, context)
+    return scalar_or_array(2.0 * m.active_params * s)
+
+
+def recompute_to_read_ratio(model, hw, dtype: str = "bf16", kv_dtype: str = "bf16", context=None):
+    """How many times longer recomputing a cached token takes than reading it from HBM:
+    (2 N_a / F) / (kv_per_token / W) = 2 N_a / (I* kv_per_token).
+
+    This is also the Goldilocks context of a full-attention model (see `goldilocks_context`):
+    recomputing one token costs as much time as reading S* tokens. `context` selects the average
+    bytes per token for sliding-window models. Llama 3.1 70B on H100: 1,436.
+    """
+    m = lookup_model(model)
+    kv = kv_bytes_per_token(m, context, kv_dtype)
+    return scalar_or_array(2.0 * m.active_params / (critical_intensity(hw, dtype) * np.asarray(kv)))
+
+
+# ---- arithmetic intensity: prefill vs decode -------------------------------------------------
+def decode_intensity(model, batch, context, dtype: str = "bf16", kv_dtype: str = "bf16"):
+    """FLOPs per HBM byte of one decode step: 2 B N_a / (N_t b_w + B kv(S)).
+
+    Each weight read serves the B sequences of the batch once each, and every sequence reads its
+    own cache. At S = 0 and a dense bf16 model this is simply B; compare with I* = F / W.
+    """
+    m = lookup_model(model)
+    b = positive("batch", batch)
+    s = _check_context(m, context)
+    flops = 2.0 * b * m.active_params
+    return scalar_or_array(flops / (weight_bytes(m, dtype) + b * np.asarray(kv_bytes(m, s, kv_dtype))))
+
+
+def prefill_intensity(model, prompt, batch=1, dtype: str = "bf16", kv_dtype: str = "bf16"):
+    """FLOPs per HBM byte of a prefill step: 2 B P N_a / (N_t b_w + B kv(P)).
+
+    Prefill pushes all P prompt tokens through each weight at once, so a weight read serves
+    B x P tokens; the bytes moved are the weights plus the cache written for the prompt.
+    """
+    m = lookup_model(model)
+    b = positive("batch", batch)
+    p = positive("prompt", _check_context(m, prompt))
+    flops = 2.0 * b * p * m.active_params
+    return scalar_or_array(flops / (weight_bytes(m, dtype) + b * np.asarray(kv_bytes(m, p, kv_dtype))))
+
+
+@dataclass(frozen=True)
+class PrefillStep(DecodeStep):
+    """One prefill step: `batch` prompts of `context` tokens each, processed together.
+
+    Same parts as a decode step (`.compute`, `.weights`, `.kv`, `.time`, `.bound`, `.mfu`); here
+    `.kv` is the time to WRITE the prompts' cache, a step yields batch x context tokens, and
+    `.intensity` is its FLOPs per HBM byte.
+    """
+
+    intensity: object = None
+
+    @property
+    def tokens_per_second(self):
+        """Prompt tokens processed per second: batch x prompt length / step time."""
+        return scalar_or_array(np.asarray(self.batch) * np.asarray(self.context) / np.asarray(self.time))
+
+
+def prefill_step(model, hw, prompt, batch=1, chips=1, dtype: str = "bf16", kv_dtype: str = "bf16") -> PrefillStep:
+    """Process `batch` prompts of `prompt` tokens in one step on `chips` chips.
+
+        t_compute = 2 B P N_a / (C F)          (every prompt token through every active weight)
+        t_weights = N_t b_w / (C W)            (each weight read once for all B x P tokens)
+        t_kv      = B kv(P) / (C W)            (the prompts' cache written to HBM)
+        time      = max(t_compute, t_weights + t_kv)
+
+    Attention's own FLOPs are left out, as in `decode_step` (see `attention_flops`; they matter
+    for prompts beyond roughly 10^5 tokens). Llama 3.1 70B, one 4,096-token prompt on 8 H100:
+    compute 72 ms vs 5.3 ms of weights and 0.05 ms of cache writes: compute-bound.
+    """
+    m, h = lookup_model(model), lookup_hardware(hw)
+    flops_rate = h.flops_for(dtype)
+    b = positive("batch", batch)
+    p = positive("prompt", _check_context(m, prompt))
+    c = _chips(chips)
+    flops = 2.0 * b * p * m.active_params
+    kv_written = b * np.asarray(kv_bytes(m, p, kv_dtype))
+    compute = flops / (c * flops_rate)
+    weights = weight_bytes(m, dtype) / (c * h.hbm_bandwidth)
+    kv = kv_written / (c * h.hbm_bandwidth)
+    shape = np.broadcast_shapes(np.shape(compute), np.shape(kv))
+    ones = np.ones(shape)
+    return PrefillStep(compute=scalar_or_array(compute * ones), weights=scalar_or_array(weights * ones),
+                       kv=scalar_or_array(kv * ones), batch=scalar_or_array(b), context=scalar_or_array(p),
+                       chips=scalar_or_array(c),
+                       intensity=scalar_or_array(flops * ones / (weight_bytes(m, dtype) + kv_written)))
+
+
+# ---- attention's own FLOPs (left out of decode_step) ------------------------------------------
+def attention_flops_per_position(model, phase: str = "decode") -> float:
+    """FLOPs of attention for one query token against one cached token, summed over all layers.
+
+    MHA/GQA/MQA: scores q.k (2 n_h d_h) and the weighted sum of values (2 n_h d_h): 4 n_h d_h per
+    layer; KV heads do not matter, every query head does its own dot products.
+    MLA in decode works in the latent space ("absorbed" form of DeepSeek's inference/model.py):
+    scores against the 512 + 64 latent, values from the 512 latent: 2 n_h (2 r + r_rope) per layer.
+    MLA in prefill expands keys and values per head: 2 n_h (d_nope + d_rope + d_v) per layer.
+    Cross-layer sharing saves cache, not FLOPs: every layer still attends.
+    """
+    m = lookup_model(model)
+    if phase not in ("decode", "prefill"):
+        raise ValueError(f"phase must be 'decode' or 'prefill', got {phase!r}")
+    if m.attention == "mla":
+        if phase == "decode":
+            per_layer = 2 * m.n_heads * (2 * m.kv_lora_rank + m.qk_rope_head_dim)
+        else:
+            per_layer = 2 * m.n_heads * (m.head_dim + m.qk_rope_head_dim + m.v_head_dim)
+    else:
+        per_layer = 4 * m.n_heads * m.head_dim
+    return float(per_layer * m.n_layers)
+
+
+def attention_flops(model, context):
+    """Attention FLOPs of ONE decode token that attends to `context` cached tokens (all layers);
+    sliding-window layers attend to min(S, window) of them.
+
+    DeepSeek-V3 at 4,096 tokens: 61 x 2 x 128 x (2 x 512 + 64) x 4096 = 7.0e10 FLOPs, about as
+    much as its 2 N_a = 7.3e10 for all the weights: MLA buys its small cache with arithmetic.
+    """
+    m = lookup_model(model)
+    s = _check_context(m, context)
+    full, local, window = _window_layers(m)
+    per_layer = attention_flops_per_position(m) / m.n_layers
+    seen = full * s + local * (np.minimum(s, window) if window else 0.0)
+    return scalar_or_array(per_layer * seen)
+
+
+def attention_intensity(model, context=None, kv_dtype: str = "bf16"):
+    """FLOPs per cache byte of decode attention alone: attention_flops / kv bytes read.
+
+    GQA in bf16: 4 n_h d_h / (2 n_kv d_h x 2) = n_h / n_kv (8 for Llama 3.1 70B): far below any
+    chip's I*, so long-context decode is memory-bound. MLA: 2 n_h (2 r + r_rope) / ((r + r_rope) x 2)
+    = 242 for DeepSeek-V3, close to an H100's 295. `context` None = the long-context limit.
+    """
+    m = lookup_model(model)
+    if context is None:
+        full, local, _ = _window_layers(m)
+        cache_full, _ = kv_layers(m)
+        per_pos = attention_flops_per_position(m) / m.n_layers
+        per_layer_bytes = kv_elements_per_layer(m) * bytes_per_element(kv_dtype)
+        return float(per_pos * full / (cache_full * per_layer_bytes)) if full else float(
+            per_pos * local / (kv_layers(m)[1] * per_layer_bytes))
+    s = positive("context", _check_context(m, context))
+    return scalar_or_array(np.asarray(attention_flops(m, s)) / np.asarray(kv_bytes(m, s, kv_dtype)))
+
+
+# ---- the Goldilocks context -------------------------------------------------------------------
+def goldilocks_context(model, hw, dtype: str = "bf16", kv_dtype: str = "bf16", attention: bool = False) -> float:
+    """Context S* at which, per sequence, reading the cache takes as long as the arithmetic:
+
+        2 N_a / F = kv(S*) / W   =>   kv(S*) = 2 N_a / I*;   full attention: S* = 2 N_a / (I* kv_per_token)
+
+    Below S*, a large enough batch makes a decode step compute-bound; above it, no batch does and
+    MFU <= S*/S. Sliding windows are respected (kv(S) is the cache of one S-token sequence).
+    With `attention=True` attention's own FLOPs (`attention_flops`) join the compute side:
+    2 N_a + A(S) = I* kv(S); if attention alone outpaces the cache (intensity >= I*), S* is inf.
+    Returns inf when the cache stops growing (every layer windowed) before reaching the target.
+    Llama 3.1 70B on H100 in bf16: 2 x 69.5e9 / (295.3 x 327,680) = 1,436 tokens.
+    """
+    m = lookup_model(model)
+    i_star = critical_intensity(hw, dtype)
+    target = 2.0 * m.active_params
+    kv_below, kv_above, window = _kv_slopes(m, kv_dtype)
+    slope_below, slope_above = i_star * kv_below, i_star * kv_above
+    if attention:
+        full, local, _ = _window_layers(m)
+        per_layer = attention_flops_per_position(m) / m.n_layers
+        slope_below -= per_layer * (full + local)
+        slope_above -= per_layer * full
+    return float(_solve(target, slope_below, slope_above, window))
+
+
+def mfu_ceiling(model, hw, context, dtype: str = "bf16", kv_dtype: str = "bf16"):
+    """The best MFU any batch can reach at this context: min(1, (2 N_a / F) / (kv(S) / W)).
+
+    As B grows the weight reads are shared ever more thinly, and a step's time tends to
+    B max(2 N_a / F, kv(S) / W): compute per sequence against cache reads per sequence. For full
+    attention this is min(1, S*/S): doubling the context past S* halves the ceiling.
+    """
+    m = lookup_model(model)
+    s = _check_context(m, context)
+    # reads per sequence / compute per sequence, in time; written this way round so that a
+    # vanishing cache gives 0 (ceiling 1), never an overflow
+    reads_over_compute = critical_intensity(hw, dtype) * np.asarray(kv_bytes(m, s, kv_dtype)) / (2.0 * m.active_params)
+    return scalar_or_array(1.0 / np.maximum(1.0, reads_over_compute))
+
+
+def crossover_context(model, hw, batch, dtype: str = "bf16", kv_dtype: str = "bf16"):
+    """Context at which a decode step of `batch` sequences turns from compute- to memory-bound.
+
+    2 B N_a / F = N_t b_w / W + B kv(S) / W   =>   kv(S) = 2 N_a / I* - N_t b_w / B.
+    0 where the batch is below the optimal batch (memory-bound even with no context); it rises
+    with the batch towards the Goldilocks context S*, which it reaches only as B -> infinity.
+    """
+    m = lookup_model(model)
+    b = positive("batch", batch)
+    target = 2.0 * m.active_params / critical_intensity(hw, dtype) - weight_bytes(m, dtype) / b
+    return context_for_kv_bytes(m, np.maximum(target, 0.0), kv_dtype)
+
+
+def compute_bound_batch(model, hw, context, dtype: str = "bf16", kv_dtype: str = "bf16"):
+    """Smallest batch whose decode step is compute-bound at this context (inf at or past S*).
+
+    B (2 N_a / I* - kv(S)) >= N_t b_w   =>   B_c = N_t b_w / (2 N_a / I* - kv(S)).
+    At S = 0 this is the optimal batch of chapter 1; it blows up as S approaches S*.
+    """
+    m = lookup_model(model)
+    s = _check_context(m, context)
+    room = 2.0 * m.active_params / critical_intensity(hw, dtype) - np.asarray(kv_bytes(m, s, kv_dtype))
+    with np.errstate(divide="ignore", over="ignore"):  # room -> 0+ means B_c -> inf, which is the answer
+        out = np.where(room > 0, weight_bytes(m, dtype) / np.where(room > 0, room, 1.0), np.inf)
+    return scalar_or_array(out)
+
+
+# ---- capacity ------------------------------------------------------------------------------------
+def max_context(model, hw, batch, chips=1, dtype: str = "bf16", kv_dtype: str = "bf16"):
+    """Longest context at which `batch` sequences' caches fit beside the weights in HBM.
+
+    B kv(S) <= C M - N_t b_w  =>  S = kv^-1((C M - N_t b_w) / B). 0 if the weights alone do not
+    fit. Not capped at the model's trained context length: compare with `model.context_length`.
+    The inverse of `roofline.max_batch` (up to its rounding down to whole sequences).
+    """
+    m, h = lookup_model(model), lookup_hardware(hw)
+    h.flops_for(dtype)
+    b = positive("batch", batch)
+    c = _chips(chips)
+    free = np.maximum(c * h.hbm_capacity - weight_bytes(m, dtype), 0.0)
+    return context_for_kv_bytes(m, free / b, kv_dtype)
+
+
+def cache_equals_weights_context(model, batch, dtype: str = "bf16", kv_dtype: str = "bf16"):
+    """Context at which the caches of `batch` sequences take as many bytes as the weights.
+
+    B kv(S) = N_t b_w. Past it, the cache, not the model, is what fills HBM (and what a step
+    spends most of its memory time reading). Llama 3.1 70B, B = 64, bf16: 141.1e9 / 64 /
+    327,680 = 6,728 tokens.
+    """
+    m = lookup_model(model)
+    b = positive("batch", batch)
+    return context_for_kv_bytes(m, weight_bytes(m, dtype) / b, kv_dtype)
+
+
+# ---- sparse (top-k) attention ------------------------------------------------------------------
+def topk_read_bytes(model, context, top_k, index_bytes_per_token=0.0, kv_dtype: str = "bf16"):
+    """Cache bytes ONE decode step reads for one sequence under top-k sparse attention.
+
+    An indexer scores all S cached tokens using small index keys (`index_bytes_per_token`, all
+    layers), then attention reads the full cache of only the k best: min(S, k) kv_per_token +
+    S index_bytes. The cache STORED is not reduced: it still holds every token (plus the index).
+    DeepSeek-V3.2-Exp: k = 2048 and, per layer, a 128-byte fp8 index key plus a 4-byte scale
+    (inference/model.py, class Indexer).
+    """
+    m = lookup_model(model)
+    s = _check_context(m, context)
+    k = positive("top_k", top_k)
+    idx = non_negative("index_bytes_per_token", index_bytes_per_token)
+    if m.n_window_layers:
+        raise ValueError(f"topk_read_bytes models full-attention layers only; {m.name} has sliding windows")
+    per_token = kv_bytes_per_token(m, None, kv_dtype)
+    return scalar_or_array(np.minimum(s, k) * per_token + s * idx)
+
+
+def topk_decode_step(model, hw, batch, context, top_k, index_bytes_per_token=0.0, chips=1,
+                     dtype: str = "bf16", kv_dtype: str = "bf16") -> DecodeStep:
+    """`decode_step` with top-k sparse attention: the KV term reads `topk_read_bytes` per sequence."""
+    step = decode_step(model, hw, batch, context, chips, dtype, kv_dtype)
+    h = lookup_hardware(hw)
+    reads = np.asarray(topk_read_bytes(model, context, top_k, index_bytes_per_token, kv_dtype))
+    kv = np.asarray(step.batch) * reads / (np.asarray(step.chips) * h.hbm_bandwidth)
+    return replace(step, kv=scalar_or_array(kv * np.ones(np.shape(step.compute))))

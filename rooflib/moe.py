@@ -1,0 +1,329 @@
+"""Mixture of experts: which weights a decode step reads, and what expert parallelism costs.
+
+A mixture-of-experts (MoE) layer replaces one big MLP by E small ones, the experts. A router sends
+each token to k of them (plus any shared experts every token uses), so a token does the arithmetic
+of only k experts while all E sit in memory. Three consequences, one function each:
+
+* Small batches read fewer weights. With B tokens each choosing k of E experts, an expert is
+  untouched by one token with probability 1 - k/E, by all B with probability (1 - k/E)^B, so
+      E[experts touched per MoE layer] = E * (1 - (1 - k/E)^B)           `experts_touched`
+  and the step reads the always-used weights plus only those experts    `moe_weight_bytes_read`.
+* Expert parallelism (EP) puts different experts on different chips. Each token's hidden vector
+  (d_model numbers) travels to the chips of its k experts (dispatch) and the k results travel
+  back (combine): an all-to-all per MoE layer whose time, per chip, is
+      t_a2a = L_moe * sum over {dispatch, combine} of
+              max(bytes over scale-up / S_up, bytes over scale-out / S_out)  `all_to_all_time`
+* A step overlaps arithmetic, memory reads and the all-to-all, so it takes
+      max(t_compute, t_weights + t_kv, t_a2a)                              `moe_decode_step`
+  and the all-to-all is hidden until the batch where it becomes the largest   `comm_exposed_batch`.
+
+Assumptions, stated once: routing is uniform and independent between tokens (real routers are
+not: popular experts exist, and DeepSeek-V3 limits each token to 4 of 8 expert groups); weights
+and work are spread evenly over the chips; scale-up is a full-bandwidth switch (NVSwitch), so
+every chip can send at its full one-direction link rate to any other.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .context import attention_flops
+from .errors import non_negative, positive, scalar_or_array
+from .hardware import Hardware, hardware as lookup_hardware
+from .models import model as lookup_model
+from .roofline import DecodeStep, decode_step, weight_bytes
+from .units import bytes_per_element
+
+#: Scale-out (between scale-up domains) bandwidth per GPU, one direction: one 400 Gb/s NIC per
+#: GPU = 400e9 / 8 = 50e9 bytes/s. NVIDIA DGX H100, H200 and B200 each carry eight single-port
+#: ConnectX-7 adapters (one per GPU) of up to 400 Gb/s InfiniBand/Ethernet.
+SCALEOUT_BANDWIDTH = 400e9 / 8
+SCALEOUT_SOURCE = ("https://docs.nvidia.com/dgx-basepod/reference-architecture-infrastructure-"
+                   "foundation-enterprise-ai/latest/core-components.html (DGX B200 / H200 / H100: "
+                   "'eight single-port NVIDIA ConnectX-7 VPI ... up to 400 Gb/s InfiniBand/Ethernet')")
+
+
+# ---- which weights a step reads -------------------------------------------------------------
+
+def routed_expert_params(model) -> int:
+    """Parameters in all routed experts of all MoE layers: L_moe * E * (3 d_model d_expert)."""
+    m = lookup_model(model)
+    return m.n_moe_layers * m.n_experts * m.expert_params()
+
+
+def expert_sparsity(model) -> float:
+    """E / k: how many routed experts sit in memory per expert a token uses (1 for a dense model).
+
+    This is the sparsity of the routed experts alone. The whole model is less sparse
+    (`Model.sparsity` = total / active) because attention, shared experts, dense layers and the
+    output head are used by every token. DeepSeek-V3: 256 / 8 = 32 for the experts, 18.3 overall.
+    """
+    m = lookup_model(model)
+    return m.n_experts / m.experts_per_token if m.is_moe else 1.0
+
+
+def experts_touched(model, batch):
+    """Expected number of distinct routed experts one MoE layer uses in a step of `batch` tokens.
+
+    E * (1 - (1 - k/E)^B): each token picks k of the E experts uniformly at random (no repeats),
+    independently of the other tokens; an expert is missed by one token with probability 1 - k/E.
+    Batch 1 gives k; a large batch gives E. DeepSeek-V3 (E = 256, k = 8) at B = 32: 163.3.
+    A dense model has no routed experts: 0. `batch` may be an array (tokens per step, > 0).
+    """
+    m = lookup_model(model)
+    b = positive("batch", batch)
+    if not m.is_moe:
+        return scalar_or_array(np.zeros_like(b))
+    e, k = m.n_experts, m.experts_per_token
+    return scalar_or_array(e * -np.expm1(b * np.log1p(-k / e)))  # e (1 - (1 - k/e)^b), accurate
+
+
+def moe_weight_bytes_read(model, batch, dtype: str = "bf16"):
+    """Bytes of weights one decode step of `batch` tokens reads: all but the untouched experts.
+
+    (N_total - L_moe E P_e) b_w + L_moe * experts_touched(B) * P_e * b_w, with P_e the parameters
+    of one routed expert and b_w the bytes per weight. Attention, shared experts, dense layers,
+    routers and the output head are read every step; of the routed experts, only those some token
+    chose. The input embedding table is counted in full, as in `decode_step` (a lookup really
+    reads B rows; for DeepSeek-V3 the table is 2.5 % of what batch 1 reads), so a large batch
+    gives exactly `weight_bytes(model, dtype)`. A dense model always reads everything.
+    """
+    m = lookup_model(model)
+    b_w = bytes_per_element(dtype)
+    touched = np.asarray(experts_touched(m, batch))
+    always = m.total_params - routed_expert_params(m)
+    return scalar_or_array((always + m.n_moe_layers * touched * m.expert_params()) * b_w)
+
+
+
+def expert_read_floor(model, hw, dtype: str = "bf16") -> float:
+    """Seconds a batch-1 step needs for its routed experts when each chip reads only its own.
+
+    With expert parallelism a layer's k touched experts sit on (at most) k different chips; each of
+    them reads one expert, P_e b_w bytes, at its own bandwidth W, while the other chips hold
+    nothing of that layer's choice to read. Layers run one after another, so
+        t >= L_moe * P_e * b_w / W,
+    however many chips share the model. Dividing the active bytes by the whole domain's bandwidth
+    (as `moe_decode_step` does) is below this when the domain has many more chips than k.
+    DeepSeek-V3 in fp8 on GB200 (8 TB/s): 58 x 44.04e6 / 8e12 = 319 us.
+    """
+    m, h = lookup_model(model), lookup_hardware(hw)
+    if h.chips > 1:
+        raise ValueError(f"hw must be one chip, got the {h.chips}-chip entry {h.name!r}: pass the chip "
+                         f"(e.g. 'GB200'), whose bandwidth is what one expert's owner reads at")
+    return m.n_moe_layers * m.expert_params() * bytes_per_element(dtype) / h.hbm_bandwidth
+
+# ---- expert parallelism: the all-to-all ------------------------------------------------------
+
+def _whole(name: str, value) -> np.ndarray:
+    v = positive(name, value)
+    if np.any(v != np.round(v)):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return v
+
+
+def dispatch_bytes_per_token(model, chips, dtype: str = "bf16"):
+    """Bytes one token sends off its chip in ONE MoE layer's dispatch: k (1 - 1/C) d_model b.
+
+    The token's hidden vector (d_model numbers of `dtype`) goes to each of its k experts; with
+    experts spread evenly over C chips, a given expert is on the token's own chip with probability
+    1/C and that copy stays local. The combine sends as many bytes back. DeepSeek-V3 over 8 chips
+    in bf16: 8 x 7/8 x 7168 x 2 = 100,352 B.
+    """
+    m = lookup_model(model)
+    c = _whole("chips", chips)
+    if not m.is_moe:
+        return scalar_or_array(np.zeros_like(c))
+    return scalar_or_array(m.experts_per_token * (1 - 1 / c) * m.d_model * bytes_per_element(dtype))
+
+
+def _ep_layout(h: Hardware, chips, domain):
+    """(physical chips P, chips per scale-up domain n) for EP over `chips` entries of `h`."""
+    c = _whole("chips", chips)
+    p = c * h.chips  # a rack() entry stands for h.chips physical chips
+    if domain is None:
+        n = float(h.chips if h.chips > 1 else h.scaleup_size)
+    else:
+        n = float(_whole("domain", domain))
+    return p, np.minimum(n, p)
+
+
+def all_to_all_time(model, hw, batch, chips, dispatch_dtype: str = "bf16", combine_dtype: str | None = None,
+                    domain=None, scaleout_bandwidth: float = SCALEOUT_BANDWIDTH):
+    """Seconds per decode step spent in the MoE all-to-alls (dispatch + combine, every MoE layer).
+
+    P chips share the batch (B/P tokens each) and the experts (E/P each); they form domains of n
+    chips joined by scale-up links (`hw.scaleup_bandwidth` S_up per chip, one direction), and the
+    domains talk over scale-out NICs (`scaleout_bandwidth` S_out per chip). One of a token's k
+    copies lands on a chip of its own domain (other than its own) with probability (n-1)/P and in
+    another domain with probability (P-n)/P. Per chip and per phase:
+        up  = (B/P) k (n-1)/P d_model b,   out = (B/P) k (P-n)/P d_model b
+    The two link types work at the same time, so a phase takes max(up/S_up, out/S_out); sending
+    and receiving use opposite directions of each link. Total: L_moe x (dispatch + combine).
+    `domain` defaults to the chip's scale-up size (a rack() entry: its chips); pass domain=1 to
+    send everything over the NICs. DeepSeek-V3, 8 x H100, B = 8, bf16: 58 x 2 x 100,352 B /
+    450 GB/s = 25.9 us. A dense model, or one chip, has no all-to-all: 0.
+    """
+    m, h = lookup_model(model), lookup_hardware(hw)
+    b = positive("batch", batch)
+    sout = float(positive("scaleout_bandwidth", scaleout_bandwidth))
+    p, n = _ep_layout(h, chips, domain)
+    if not m.is_moe:
+        return scalar_or_array(np.zeros(np.broadcast_shapes(b.shape, p.shape)))
+    copies = (b / p) * m.experts_per_token * m.d_model  # numbers sent per chip per phase, before locality
+    up_frac, out_frac = (n - 1) / p, (p - n) / p
+    total = 0.0
+    for dtype in (dispatch_dtype, combine_dtype or dispatch_dtype):
+        size = copies * bytes_per_element(dtype)
+        total = total + np.maximum(size * up_frac / h.scaleup_bandwidth, size * out_frac / sout)
+    return scalar_or_array(m.n_moe_layers * total)
+
+
+# ---- one decode step of an MoE model ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class MoEDecodeStep(DecodeStep):
+    """A `DecodeStep` whose `.weights` reads only the touched experts, plus the all-to-all `.comm`.
+
+    `.time` = max(compute, weights + kv, comm): the three overlap, the largest sets the pace.
+    `.time_without_comm` is the roofline of `decode_step` with the MoE weight term.
+    """
+
+    comm: object = 0.0
+
+    @property
+    def time_without_comm(self):
+        """max(compute, weights + kv): the step if the all-to-all were free."""
+        return scalar_or_array(np.maximum(self.compute, self.memory))
+
+    @property
+    def time(self):
+        """Step time = max(compute, weights + kv, comm)."""
+        return scalar_or_array(np.maximum(self.time_without_comm, self.comm))
+
+    @property
+    def comm_hidden(self):
+        """True where the all-to-all fits under the longer of compute and memory."""
+        hid = np.asarray(self.comm) <= np.asarray(self.time_without_comm)
+        return hid.item() if hid.ndim == 0 else hid
+
+    @property
+    def bound(self):
+        """'communication' where the all-to-all is the longest part, else 'compute' or 'memory'."""
+        labels = np.array(["memory", "compute", "communication"])
+        idx = np.asarray(self.compute_bound, dtype=np.intp)
+        idx = np.where(np.asarray(self.comm_hidden), idx, 2)
+        out = labels[idx]
+        return out.item() if out.ndim == 0 else out
+
+
+def moe_decode_step(model, hw, batch, context, chips=1, dtype: str = "bf16", kv_dtype: str = "bf16",
+                    dispatch_dtype: str = "bf16", combine_dtype: str | None = None, domain=None,
+                    scaleout_bandwidth: float = SCALEOUT_BANDWIDTH) -> MoEDecodeStep:
+    """`decode_step` for a mixture of experts, with expert parallelism over `chips` chips.
+
+    compute and kv as in `decode_step`; weights = moe_weight_bytes_read(B) / (C W), so the
+    latency floor at batch 1 is the read of the active weights, not of all of them; comm =
+    `all_to_all_time` (0 on one chip). Arguments broadcast like `decode_step`'s.
+    """
+    m, h = lookup_model(model), lookup_hardware(hw)
+    base = decode_step(m, h, batch, context, chips, dtype, kv_dtype)
+    c = np.asarray(base.chips)
+    weights = np.asarray(moe_weight_bytes_read(m, base.batch, dtype)) / (c * h.hbm_bandwidth)
+    comm = all_to_all_time(m, h, base.batch, base.chips, dispatch_dtype, combine_dtype, domain,
+                           scaleout_bandwidth)
+    shape = np.shape(base.compute)
+    return MoEDecodeStep(compute=base.compute, weights=scalar_or_array(np.broadcast_to(weights, shape)),
+                         kv=base.kv, batch=base.batch, context=base.context, chips=base.chips,
+                         comm=scalar_or_array(np.broadcast_to(comm, shape) * np.ones(shape)))
+
+
+def comm_exposed_batch(model, hw, context, chips, dtype: str = "bf16", kv_dtype: str = "bf16",
+                       dispatch_dtype: str = "bf16", combine_dtype: str | None = None, domain=None,
+                       scaleout_bandwidth: float = SCALEOUT_BANDWIDTH):
+    """Smallest batch at which the all-to-all takes longer than both compute and memory; inf if never.
+
+    All-to-all and compute both grow in proportion to B, so their ratio r = t_a2a / t_compute does
+    not depend on the batch: if r <= 1 the all-to-all hides under compute (or under memory, which
+    is larger at small B) at every batch, and the answer is inf. If r > 1 it surfaces where it
+    overtakes the memory time, weights(B) + kv(B): solved here by bisection (memory is concave in
+    B, the all-to-all linear, so they cross once). Returns 1.0 if it is already exposed at B = 1.
+    """
+    m, h = lookup_model(model), lookup_hardware(hw)
+    s = non_negative("context", context)
+    one = moe_decode_step(m, h, np.ones_like(s), s, chips, dtype, kv_dtype, dispatch_dtype,
+                          combine_dtype, domain, scaleout_bandwidth)
+    comm1, compute1, kv1 = (np.asarray(x, dtype=float) for x in (one.comm, one.compute, one.kv))
+    if not m.is_moe:
+        return scalar_or_array(np.full(np.shape(comm1), np.inf))
+    # memory(B) = w_always + w_experts (1 - q^B) + kv1 B, the same terms as moe_weight_bytes_read
+    per_byte = bytes_per_element(dtype) / (np.asarray(one.chips) * h.hbm_bandwidth)
+    w_always = (m.total_params - routed_expert_params(m)) * per_byte
+    w_experts = routed_expert_params(m) * per_byte
+    log_q = np.log1p(-m.experts_per_token / m.n_experts)
+
+    def over(log10_b):  # all-to-all longer than memory at B = 10^log10_b?
+        b = 10.0 ** log10_b
+        memory = w_always - w_experts * np.expm1(b * log_q) + kv1 * b
+        return comm1 * b > memory
+
+    lo, hi = np.zeros(np.shape(comm1)), np.full(np.shape(comm1), 12.0)  # B from 1 to 10^12
+    never = (comm1 <= compute1) | ~over(hi)   # hidden under compute, or never outgrows memory
+    exposed_at_one = ~np.asarray(one.comm_hidden)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        o = over(mid)
+        hi, lo = np.where(o, mid, hi), np.where(o, lo, mid)
+    out = np.where(never, np.inf, np.where(exposed_at_one, 1.0, 10.0 ** hi))
+    return scalar_or_array(out)
+
+
+# ---- fitting a model in a domain ---------------------------------------------------------------
+
+def chips_needed(model, hw, batch=0, context=0, dtype: str = "bf16", kv_dtype: str = "bf16"):
+    """Fewest chips whose HBM holds the weights plus `batch` caches of `context` tokens.
+
+    ceil((N_total b_w + B S kv_bytes_per_token) / M). A rack() entry counts racks. Activations and
+    fragmentation are ignored, so real deployments need a little more. DeepSeek-V3 in fp8 on
+    H100 (80 GB): ceil(671.0 GB / 80 GB) = 9 chips, one more than an 8-GPU server has.
+    """
+    from .kv import kv_bytes_per_token
+
+    m, h = lookup_model(model), lookup_hardware(hw)
+    b = non_negative("batch", batch)
+    s = non_negative("context", context)
+    if np.any(s > m.context_length):
+        raise ValueError(f"context must be <= {m.name}'s context length of {m.context_length:,} "
+                         f"tokens, got {s.max():,.0f}")
+    kv = b * s * kv_bytes_per_token(m, np.maximum(s, 1), kv_dtype)
+    need = np.ceil((weight_bytes(m, dtype) + kv) / h.hbm_capacity).astype(np.int64)
+    return need.item() if need.ndim == 0 else need
+
+
+# ---- tensor parallelism inside one expert ------------------------------------------------------
+
+def tp_comm_ratio(model, hw, tp, dtype: str = "bf16", width=None):
+    """All-reduce time / matmul time for one gated MLP (an expert) split `tp` ways by tensor parallelism.
+
+    Each of t chips holds d x f/t slices of the gate and up matrices and an f/t x d slice of the down
+    matrix. For m tokens it computes 6 m d f / t FLOPs, then all-reduces its partial m x d output:
+    2 (t-1)/t m d b bytes each way per chip (ring). Time ratio:
+        [2 (t-1)/t m d b / S] / [6 m d f / (t F)] = (t-1) b F / (3 f S)
+    m and d cancel: only the MLP width f (`width`, default the model's d_expert, or d_ff when dense)
+    and the chip's F/S decide. Below 1 the all-reduce can hide under the matmuls.
+    DeepSeek-V3 expert (f = 2048) on 8 x H100, bf16: 7 x 2 x 989.4e12 / (3 x 2048 x 450e9) = 5.0.
+    """
+    m, h = lookup_model(model), lookup_hardware(hw)
+    t = _whole("tp", tp)
+    f = positive("width", width if width is not None else (m.d_expert if m.is_moe else m.d_ff))
+    return scalar_or_array((t - 1) * bytes_per_element(dtype) * h.flops_for(dtype)
+                           / (3 * f * h.scaleup_bandwidth))
+
+
+# ---- attention arithmetic: what attention heads cost -----------------------------------------------
+
+#: FLOPs one decoded token spends attending to `context` earlier tokens, on top of 2 N_active.
+#: The formula (MLA in its absorbed decode form, sliding windows respected) lives in chapter 2's
+#: module; this name keeps chapter 3's wording.
+attention_flops_per_token = attention_flops
