@@ -23,13 +23,14 @@ export PYTHONHASHSEED := 0
 # what puts figures into notebook outputs; MPLBACKEND=Agg there would silently
 # drop every figure from the book and fail nbval. It is set explicitly so that
 # a value in the caller's environment cannot leak in. Plain Python tests use Agg.
-NB_ENV := MPLBACKEND=module://matplotlib_inline.backend_inline
+# The flashcard drill keeps its progress in the user's home; test runs use a throwaway file.
+NB_ENV := MPLBACKEND=module://matplotlib_inline.backend_inline ROOFLINE_PROGRESS=$(CURDIR)/$(BUILD)/test-drill-progress.json
 TEST_ENV := MPLBACKEND=Agg
 
 NBVAL := $(PY) -m pytest --nbval --nbval-current-env \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
 
-.PHONY: help venv book test bench lab exercises clean
+.PHONY: help venv book test bench lab exercises cards clean
 
 help:
 	@echo "Roofline Economics: make targets"
@@ -38,6 +39,7 @@ help:
 	echo "  make lab        open the chapters in JupyterLab (installs jupyterlab $(JUPYTERLAB_VERSION) on first use)"
 	echo "  make bench      time the library and the explorers (reported, never asserted)"
 	echo "  make exercises  regenerate the student notebooks in exercises/ from solutions/"
+	echo "  make cards      export the flashcards for Anki: $(BUILD)/cards/roofline-economics.apkg and .tsv"
 	echo "  make venv       create .venv and install requirements.txt (done by the targets above)"
 	echo "  make clean      remove $(BUILD)/"
 
@@ -94,14 +96,14 @@ test: $(STAMP)
 	res=$$(verdict $$rc $$empty); if [ "$${res:0:6}" = FAILED ]; then failed=1; fi
 	record "pytest tests" "$$res" $$((SECONDS - t0))
 
-	echo "==> 2/3 notebooks, outputs compared: pytest --nbval notebooks solutions"
+	echo "==> 2/3 notebooks, outputs compared: pytest --nbval notebooks solutions book"
 	t0=$$SECONDS; rc=0; dirs=""
-	for d in notebooks solutions; do
+	for d in notebooks solutions book; do
 		if [ -n "$$(find $$d -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null)" ]; then dirs+=" $$d"; fi
 	done
 	if [ -n "$$dirs" ]; then $(NB_ENV) $(NBVAL) $$dirs || rc=$$?; empty=no; else rc=5; empty=yes; fi
 	res=$$(verdict $$rc $$empty); if [ "$${res:0:6}" = FAILED ]; then failed=1; fi
-	record "pytest --nbval notebooks solutions" "$$res" $$((SECONDS - t0))
+	record "pytest --nbval notebooks solutions book" "$$res" $$((SECONDS - t0))
 
 	echo "==> 3/3 book build, warnings are errors: make book"
 	t0=$$SECONDS; rc=0
@@ -122,6 +124,9 @@ bench: $(STAMP)
 
 exercises: $(STAMP)
 	$(PY) tools/make_exercises.py
+
+cards: $(STAMP)
+	$(PY) tools/make_cards.py
 
 lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab $(LAB_ARGS)
