@@ -40,7 +40,7 @@ from .errors import positive, scalar_or_array
 from .hardware import hardware as lookup_hardware
 from .context import attention_flops
 from .models import model as lookup_model
-from .roofline import decode_step, max_batch
+from .roofline import DecodeStep, decode_step, max_batch
 
 # ---------------------------------------------------------------------------------------------
 # Published measurements
@@ -178,28 +178,12 @@ def measurement(key: str) -> Measurement:
 # The bound
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class DecodeBound:
-    """The decode roofline at the throughput-maximising batch. Times in seconds per step."""
+class DecodeBound(DecodeStep):
+    """The decode roofline at the throughput-maximising batch (a `DecodeStep` whose batch is the
+    largest that fits, unless given). Times in seconds per step; `tokens_per_step` > 1 models
+    speculative decoding (see `decode_bound`)."""
 
-    batch: object           # sequences per step (the largest that fits, unless given)
-    compute: object
-    weights: object
-    kv: object
-    tokens_per_step: float
-    chips: int
-
-    @property
-    def memory(self):
-        return scalar_or_array(np.asarray(self.weights) + np.asarray(self.kv))
-
-    @property
-    def time(self):
-        return scalar_or_array(np.maximum(self.compute, self.memory))
-
-    @property
-    def bound(self):
-        b = np.where(np.asarray(self.compute) >= np.asarray(self.memory), "compute", "memory")
-        return b.item() if b.ndim == 0 else b
+    tokens_per_step: float = 1.0
 
     @property
     def tokens_per_second(self):
@@ -245,7 +229,7 @@ def decode_bound(model, hw, context, chips=1, dtype: str = "bf16", kv_dtype: str
             raise ValueError(f"input_tokens must be >= 0, got {input_tokens!r}")
         compute = compute * (1.0 + i / float(positive("output_tokens", output_tokens)))
     return DecodeBound(batch=scalar_or_array(b), compute=scalar_or_array(compute), weights=step.weights,
-                       kv=step.kv, tokens_per_step=t, chips=chips)
+                       kv=step.kv, context=step.context, chips=chips, tokens_per_step=t)
 
 
 def compute_ceiling(model, hw, chips=1, dtype: str = "bf16"):
