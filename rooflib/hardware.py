@@ -17,8 +17,8 @@ from .errors import normalise, unknown_name
 from .units import GB, GiB, TB
 
 _SCALING_BOOK = ("https://github.com/jax-ml/scaling-book/blob/1a55377affc9ee8f10b549f689ad57e813623a7e/gpus.md")
-_KLOCKWOOD_H100 = "https://glennklockwood.com/garden/processors/h100"
-_KLOCKWOOD_B200 = "https://glennklockwood.com/garden/processors/B200"
+_LOCKWOOD_H100 = "https://glennklockwood.com/garden/processors/h100"
+_LOCKWOOD_B200 = "https://glennklockwood.com/garden/processors/B200"
 _VERDA_GB300 = "https://verda.com/blog/gb300-nvl72-architecture"
 _ROCM_MI300 = "https://rocm.docs.amd.com/en/latest/conceptual/gpu-arch/mi300.html"
 _ROCM_SPECS = "https://rocm.docs.amd.com/en/7.13.0-preview/reference/gpu-specs.html"
@@ -84,7 +84,7 @@ def _add(hw: Hardware) -> Hardware:
 _add(Hardware(
     name="H100 SXM", flops=_tf(bf16=989.4, fp8=1978.9), hbm_bandwidth=3.35 * TB,
     hbm_capacity=80 * GB, scaleup_bandwidth=450 * GB, scaleup_size=8, tdp=700,
-    source=f"{_SCALING_BOOK} ; {_KLOCKWOOD_H100} ; https://www.nvidia.com/en-us/data-center/h100/",
+    source=f"{_SCALING_BOOK} ; {_LOCKWOOD_H100} ; https://www.nvidia.com/en-us/data-center/h100/",
     note="NVIDIA's 1,979 TFLOP/s bf16 headline is with 2:4 sparsity. NVLink 4: 18 links x 25 GB/s "
          "each way = 450 GB/s one direction (900 GB/s bidirectional). HGX/DGX domain of 8.",
     aliases=("h100", "h100sxm5", "h10080gb", "hopper")))
@@ -105,16 +105,16 @@ _add(Hardware(
 _add(Hardware(
     name="B200", flops=_tf(bf16=2250, fp8=4500, fp4=9000), hbm_bandwidth=8.0 * TB,
     hbm_capacity=180 * GB, scaleup_bandwidth=900 * GB, scaleup_size=8, tdp=1000,
-    source=f"{_KLOCKWOOD_B200} ; {_SCALING_BOOK} ; {_MLPERF_51} ('NVIDIA B200-SXM-180GB')",
+    source=f"{_LOCKWOOD_B200} ; {_SCALING_BOOK} ; {_MLPERF_51} ('NVIDIA B200-SXM-180GB')",
     note="HGX B200 at 1000 W. Shipping parts expose 180 GB (192 GB is the physical/early figure). "
          "NVLink 5: 900 GB/s each way.",
     aliases=("b200sxm", "hgxb200", "blackwell", "b200180gb")))
 _add(Hardware(
     name="GB200", flops=_tf(bf16=2500, fp8=5000, fp4=10000), hbm_bandwidth=8.0 * TB,
     hbm_capacity=186 * GB, scaleup_bandwidth=900 * GB, scaleup_size=72, tdp=1200,
-    source=f"{_KLOCKWOOD_B200} ; {_MLPERF_51} (system GB200-NVL72_GB200-186GB_aarch64x72_TRT) ; {_SCALING_BOOK}",
+    source=f"{_LOCKWOOD_B200} ; {_MLPERF_51} (system GB200-NVL72_GB200-186GB_aarch64x72_TRT) ; {_SCALING_BOOK}",
     note="One Blackwell GPU of a GB200 NVL72 rack (1200 W). Sources disagree on bf16: 2.5 PF "
-         "(Klockwood, consistent with the rack's 360 PF sparse / 72 / 2) vs 2.25 PF (some tables); we use 2.5.",
+         "(Lockwood, consistent with the rack's 360 PF sparse / 72 / 2) vs 2.25 PF (some tables); we use 2.5.",
     aliases=("gb200gpu", "gb200nvl72gpu")))
 _add(Hardware(
     name="GB300", flops=_tf(bf16=2500, fp8=5000, fp4=15000), hbm_bandwidth=8.0 * TB,
