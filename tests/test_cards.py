@@ -1,29 +1,32 @@
-"""Flashcards: the decks, the safe evaluator, re-asking, grading, Leitner boxes, the progress file,
-the drill, the book page and the Anki exports (rooflib/cards.py, rooflib/explore/drill.py,
-tools/make_cards.py)."""
+"""Flashcards: the decks, their agreement with the course, re-asking, grading, the drill, the book
+page and the Anki exports (rooflib/cards.py, rooflib/explore/drill.py, tools/make_cards.py).
+The evaluator and the Leitner schedule have their own files: test_safe_eval.py, test_leitner.py."""
 from __future__ import annotations
 
 import builtins
+import csv
 import datetime as dt
+import importlib
+import io
 import json
 import math
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rooflib import cards
-from rooflib.cards import (CardInstance, CorruptProgressWarning, ExpressionError, Progress, ask,
-                           evaluate, grade, parse_expression, review)
+from rooflib import card_text, cards, leitner
+from rooflib.card_grading import grade
+from rooflib.cards import CardInstance, ask
+from rooflib.leitner import CorruptProgressWarning
+from rooflib.safe_eval import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL = cards.load_all()
@@ -85,7 +88,7 @@ def test_every_numeric_answer_evaluates(card):
     assert 0 < card.rel < 0.2
     for expr in card.require:
         assert evaluate(expr, card.defaults) > 0, f"{card.id}: the defaults fail `require: {expr}`"
-    assert cards.format_answer(value, card.unit)
+    assert card_text.format_answer(value, card.unit)
 
 
 def test_deck_validation_names_the_file_and_the_card(tmp_path):
@@ -110,92 +113,6 @@ def test_deck_validation_names_the_file_and_the_card(tmp_path):
                    "  - {id: 09-a, front: c, back: d, tags: [x]}\n")
     with pytest.raises(cards.CardError, match="duplicate"):
         cards.load_deck_file(bad)
-
-
-# ============================================================================ the safe evaluator
-@pytest.mark.parametrize("expr", [
-    "__import__('os').system('true')",
-    "hardware('H100').__class__",
-    "().__class__.__bases__",
-    "model('DeepSeek-V3').__dict__",
-    "critical_intensity.__globals__",
-    "critical_intensity.__name__",
-    "lambda: 1",
-    "(lambda x: x)(1)",
-    "[x for x in (1, 2)]",
-    "{x for x in (1, 2)}",
-    "sum(x for x in (1, 2))",
-    "{'a': 1}",
-    "[1, 2]",
-    "open('/etc/passwd')",
-    "eval('1 + 1')",
-    "exec('x = 1')",
-    "getattr(hardware('H100'), 'flops')",
-    "hardware('H100').flops.keys()",
-    "model('DeepSeek-V3').source.upper()",
-    "hardware('H100').flops[dtype]",
-    "1 if True else 2",
-    "1 < 2",
-    "f'{1}'",
-    "x := 1",
-    "critical_intensity(*['H100'])",
-    "critical_intensity(**{'hw': 'H100'})",
-    "2 ** 1000",
-    "'a' * 10",
-    "serving.simulate_arrivals(10, 1.0)",
-    "reality.measure_matmul_flops()",
-    "moe.np",
-    "cards.evaluate('1')",
-    "import os",
-    "1; 2",
-])
-def test_safe_evaluator_rejects(expr):
-    with pytest.raises(ExpressionError):
-        evaluate(expr, {"dtype": "bf16"})
-
-
-def test_safe_evaluator_accepts_rooflib_arithmetic():
-    h100 = 989.4e12 / 3.35e12
-    assert evaluate("critical_intensity('H100')") == pytest.approx(h100)
-    assert evaluate("hardware('H100').flops['bf16'] / hardware('H100').hbm_bandwidth") == pytest.approx(h100)
-    assert evaluate("critical_intensity(hw='H100', dtype='fp8')") == pytest.approx(2 * h100, rel=1e-4)
-    assert evaluate("-(2 ** 3) + 10 // 3 % 2") == -7
-    assert evaluate("model.expert_params()", {"model": "DeepSeek-V3"}) == 3 * 7168 * 2048
-    assert evaluate("decode_step(model, chip, 1, 0, 8).weights * 1e3",
-                    {"model": "Llama 3.1 70B", "chip": "H100"}) == pytest.approx(5.2651, rel=1e-4)
-    assert evaluate("sqrt(max(4, 9))") == 3
-
-
-def test_safe_evaluator_turns_failures_into_expression_errors():
-    for expr in ("critical_intensity('no such chip')", "1 / 0", "optimal_batch('DeepSeek-V3')",
-                 "max_batch('Llama 3.1 70B', 'H100', -5)", "hardware('H100').flops['fp64']",
-                 "hardware('H100').nonexistent", "unknown_function(1)", "'text'",
-                 "hardware('H100')", "kv_bytes_per_token('Llama 3.1 70B', context) * 0 + 1e400"):
-        with pytest.raises(ExpressionError):
-            evaluate(expr, {"context": 10})
-
-
-def test_safe_evaluator_never_uses_eval_or_exec(monkeypatch):
-    """Expressions are parsed by `ast` (which compiles to a syntax tree only) and walked by the
-    interpreter in rooflib.cards: nothing is ever handed to eval or exec."""
-    def forbidden(*args, **kwargs):
-        raise AssertionError("eval/exec must not be used")
-    monkeypatch.setattr(builtins, "eval", forbidden)
-    monkeypatch.setattr(builtins, "exec", forbidden)
-    for card in NUMERIC:
-        assert card.value() > 0
-    monkeypatch.undo()
-    source = (ROOT / "rooflib" / "cards.py").read_text()
-    assert not re.search(r"(?<![\w.])(eval|exec)\(", source)
-
-
-def test_parse_expression_is_static():
-    tree = parse_expression("optimal_batch(model, chip) / 2")
-    assert tree.body.__class__.__name__ == "BinOp"
-    with pytest.raises(ExpressionError):
-        parse_expression("x" * (cards.MAX_EXPRESSION + 1))
-    with pytest.raises(ExpressionError):
-        parse_expression(42)
 
 
 # ============================================================================ agreement with the course
@@ -281,8 +198,8 @@ def test_numeric_answers_agree_with_the_course(card, check):
 def test_chapter_one_numbers(card_id, expected, rel):
     assert cards.find(card_id).value() == pytest.approx(expected, rel=rel, abs=0)
     assert cards.find("01-critical-intensity").value() == pytest.approx(295, abs=0.5)
-    assert cards.format_answer(cards.find("01-memory-turnover").value(), "ms") == "23.9 ms"
-    assert cards.format_answer(cards.find("01-optimal-batch").value(), "sequences") == "5,411 sequences"
+    assert card_text.format_answer(cards.find("01-memory-turnover").value(), "ms") == "23.9 ms"
+    assert card_text.format_answer(cards.find("01-optimal-batch").value(), "sequences") == "5,411 sequences"
 
 
 def test_chapter_one_notebook_glues_the_numbers_the_cards_use():
@@ -339,7 +256,7 @@ def test_reasking_does_not_depend_on_python_hash_seed():
 
 def test_render_fills_only_declared_slots():
     text = r"\(N_\text{active}\) on {chip}: {context:,} tokens, \frac{a}{b}, {unknown}"
-    out = cards.render(text, {"chip": "H100 SXM", "context": 131072, "active": "x"})
+    out = card_text.render(text, {"chip": "H100 SXM", "context": 131072, "active": "x"})
     assert out == r"\(N_\text{active}\) on H100 SXM: 131,072 tokens, \frac{a}{b}, {unknown}"
 
 
@@ -398,179 +315,6 @@ def test_grade_survives_a_broken_instance():
                           answer="not a number")
     assert grade(broken, "5411").correct is False
 
-
-# ============================================================================ Leitner boxes
-def _day(n):
-    return (TODAY + dt.timedelta(days=n)).isoformat()
-
-
-def test_leitner_new_card():
-    assert review(None, "good", TODAY) == {"box": 2, "due": _day(2), "last": TODAY.isoformat(),
-                                           "reviews": 1, "lapses": 0}
-    assert review(None, "again", TODAY)["box"] == 1 and review(None, "again", TODAY)["due"] == _day(1)
-    assert review(None, "easy", TODAY)["box"] == 3 and review(None, "easy", TODAY)["due"] == _day(4)
-
-
-def test_leitner_moves_up_one_box_per_right_answer():
-    entry = None
-    for expected_box, days in ((2, 2), (3, 4), (4, 8), (5, 16), (5, 16), (5, 16)):
-        entry = review(entry, "good", TODAY)
-        assert (entry["box"], entry["due"]) == (expected_box, _day(days))
-    assert entry["reviews"] == 6 and entry["lapses"] == 0
-
-
-def test_leitner_wrong_answer_goes_back_to_box_one():
-    entry = {"box": 5, "due": _day(0), "last": _day(-16), "reviews": 9, "lapses": 0}
-    entry = review(entry, "again", TODAY)
-    assert (entry["box"], entry["due"], entry["reviews"], entry["lapses"]) == (1, _day(1), 10, 1)
-    assert review(entry, False, TODAY)["box"] == 1 and review(entry, True, TODAY)["box"] == 2
-
-
-def test_leitner_box_limits():
-    assert review({"box": 4, "reviews": 1}, "easy", TODAY)["box"] == 5
-    assert review({"box": 5, "reviews": 1}, "easy", TODAY)["box"] == 5
-    assert review({"box": 99, "reviews": 1}, "good", TODAY)["box"] == 5      # clamped
-    assert review({"box": -3, "reviews": 1}, "good", TODAY)["box"] == 2
-    assert cards.INTERVALS == {1: 1, 2: 2, 3: 4, 4: 8, 5: 16}
-    with pytest.raises(ValueError):
-        review(None, "perfect", TODAY)
-
-
-def test_due_dates_and_session_order(tmp_path):
-    deck = cards.load_deck(1)
-    prog = Progress(tmp_path / "p.json")
-    assert cards.is_due(None, TODAY)
-    prog.record(deck[0].id, "good", TODAY)                     # box 2: due in 2 days
-    prog.record(deck[1].id, "again", TODAY)                    # box 1: due tomorrow
-    prog.record(deck[2].id, "good", TODAY - dt.timedelta(days=5))   # overdue since 3 days
-    tomorrow = TODAY + dt.timedelta(days=1)
-    due = prog.due(deck, tomorrow, new_per_day=2)
-    assert [c.id for c in due] == [deck[2].id, deck[1].id, deck[3].id, deck[4].id]
-    assert deck[0].id not in [c.id for c in prog.due(deck, tomorrow)]
-    assert deck[0].id in [c.id for c in prog.due(deck, TODAY + dt.timedelta(days=2))]
-    assert prog.next_due(deck) == dt.date.fromisoformat(_day(-3))
-    assert prog.boxes(deck)[0] == len(deck) - 3
-
-
-# ============================================================================ the progress file
-def test_missing_progress_file_starts_fresh_without_writing(tmp_path):
-    path = tmp_path / "sub" / "progress.json"
-    prog = Progress(path)
-    assert prog.cards == {} and prog.notice == "" and not path.exists()
-    prog.record("01-slow-mode", "good", TODAY)
-    data = json.loads(path.read_text())
-    assert data["format"] == cards.PROGRESS_FORMAT and data["version"] == cards.PROGRESS_VERSION
-    assert Progress(path).cards == prog.cards
-
-
-def test_default_progress_path_is_in_the_home_folder(monkeypatch, tmp_path):
-    monkeypatch.delenv("ROOFLINE_PROGRESS", raising=False)
-    assert cards.default_progress_path() == Path.home() / ".roofline_progress.json"
-    monkeypatch.setenv("ROOFLINE_PROGRESS", str(tmp_path / "x.json"))
-    assert cards.default_progress_path() == tmp_path / "x.json"
-
-
-def _leftovers(folder: Path, name: str):
-    return [p for p in folder.iterdir() if p.name != name]
-
-
-@pytest.mark.parametrize("failing", ["replace", "fsync", "write"])
-def test_crash_mid_save_keeps_the_previous_progress(tmp_path, monkeypatch, failing):
-    path = tmp_path / "progress.json"
-    prog = Progress(path)
-    prog.record("01-slow-mode", "good", TODAY)
-    before_bytes, before_cards = path.read_bytes(), json.loads(json.dumps(prog.cards))
-
-    def crash(*args, **kwargs):
-        raise OSError("simulated crash")
-    if failing == "replace":
-        monkeypatch.setattr(cards.os, "replace", crash)
-    elif failing == "fsync":
-        monkeypatch.setattr(cards.os, "fsync", crash)
-    else:
-        real_fdopen = os.fdopen
-
-        class HalfWriter:
-            def __init__(self, f):
-                self.f = f
-
-            def write(self, text):
-                self.f.write(text[: len(text) // 2])
-                raise OSError("disk full after half the file")
-
-            def __getattr__(self, name):
-                return getattr(self.f, name)
-
-            def __enter__(self):
-                return self
-
-            def __exit__(self, *exc):
-                self.f.close()
-
-        monkeypatch.setattr(cards.os, "fdopen", lambda *a, **k: HalfWriter(real_fdopen(*a, **k)))
-    with pytest.raises(OSError, match="simulated crash|disk full"):
-        prog.record("01-slow-mode", "again", TODAY)
-    with pytest.raises(OSError):
-        prog.record("01-memory-adds", "good", TODAY)
-    monkeypatch.undo()
-    assert path.read_bytes() == before_bytes                 # the old file, byte for byte
-    assert prog.cards == before_cards                        # memory rolled back too
-    assert _leftovers(tmp_path, path.name) == []             # no temporary file left behind
-    assert Progress(path).cards == before_cards
-
-
-@pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
-def test_kill_during_saves_never_corrupts_the_file(tmp_path):
-    """A process saving progress in a loop is killed at a random moment: the file still loads."""
-    path = tmp_path / "progress.json"
-    code = textwrap.dedent(f"""
-        import datetime as dt
-        from rooflib.cards import Progress
-        p = Progress({str(path)!r})
-        ids = ["01-pad-%04d" % i for i in range(2000)]      # a big file: many chances to be cut
-        day = dt.date(2026, 1, 1)
-        n = 0
-        while True:
-            p.record(ids[n % len(ids)], "good" if n % 3 else "again", day)
-            n += 1
-    """)
-    for attempt in range(3):
-        proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
-        deadline = time.time() + 60
-        while not path.exists() and time.time() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.3 + 0.2 * attempt)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        data = json.loads(path.read_text())                  # complete JSON, old or new
-        assert data["format"] == cards.PROGRESS_FORMAT and data["cards"]
-        prog = Progress(path)                                # loads without a corruption warning
-        assert prog.notice == "" and prog.cards == data["cards"]
-
-
-@pytest.mark.parametrize("content", [b"{not json", b"", b"\xff\xfe garbage", b"[1, 2, 3]",
-                                     b'{"format": "something else", "version": 1, "cards": {}}',
-                                     b'{"format": "roofline-economics-flashcards", "version": 1, '
-                                     b'"cards": {"01-x": {"box": 9, "due": "2026-01-01"}}}'])
-def test_corrupt_progress_file_is_backed_up_and_reported(tmp_path, content):
-    path = tmp_path / "progress.json"
-    path.write_bytes(content)
-    stamp = dt.datetime(2026, 3, 2, 9, 30, 0)
-    with pytest.warns(CorruptProgressWarning, match="could not be read"):
-        prog = Progress(path, now=lambda: stamp)
-    backup = tmp_path / "progress.json.corrupt-20260302T093000"
-    assert prog.backup == backup and backup.read_bytes() == content
-    assert prog.cards == {} and backup.name in prog.notice
-    assert not path.exists()                                 # nothing written until a review
-    prog.record("01-slow-mode", "good", TODAY)
-    assert Progress(path).cards.keys() == {"01-slow-mode"}
-    path.write_bytes(b"{again broken")                       # a second backup in the same second
-    with pytest.warns(CorruptProgressWarning):
-        second = Progress(path, now=lambda: stamp)
-    assert second.backup.name == "progress.json.corrupt-20260302T093000-1"
-    assert backup.read_bytes() == content                    # the first backup is untouched
-
-
 # ============================================================================ the drill
 def test_drill_session(tmp_path):
     from rooflib.explore.drill import Drill, flashcard_drill
@@ -626,7 +370,7 @@ def test_drill_reports_corrupt_progress_and_failed_saves(tmp_path, monkeypatch):
     assert "could not be read" in drill.header.value
     def read_only(*args, **kwargs):
         raise OSError("read-only")
-    monkeypatch.setattr(cards, "atomic_write_text", read_only)
+    monkeypatch.setattr(leitner, "atomic_write", read_only)
     drill.reveal()
     drill.rate("good")                                       # no crash
     assert "Could not save" in drill.header.value and drill.progress.cards == {}
@@ -646,7 +390,7 @@ def test_deck_markdown_folds_every_answer():
         for i, card in enumerate(deck, 1):
             assert f"**{chapter}.{i}**" in md and f"`{card.id}`" in md
             if card.numeric:
-                assert f"**{cards.to_markdown(cards.format_answer(card.value(), card.unit))}**" in md
+                assert f"**{card_text.to_markdown(card_text.format_answer(card.value(), card.unit))}**" in md
         assert r"\(" not in md and r"\)" not in md               # MyST dollar math only
     md = cards.deck_markdown(1)
     assert r"\$2 per chip-hour" in md or r"\$2" in md           # money is not math
@@ -654,8 +398,8 @@ def test_deck_markdown_folds_every_answer():
 
 def test_to_markdown_and_html():
     text = r"Cost \(t \times C\) at $2, see \[x = y\] & <b>"
-    assert cards.to_markdown(text) == r"Cost $t \times C$ at \$2, see $$x = y$$ & <b>"
-    assert cards.to_html(text) == r"Cost \(t \times C\) at $2, see \[x = y\] &amp; &lt;b&gt;"
+    assert card_text.to_markdown(text) == r"Cost $t \times C$ at \$2, see $$x = y$$ & <b>"
+    assert card_text.to_html(text) == r"Cost \(t \times C\) at $2, see \[x = y\] &amp; &lt;b&gt;"
 
 
 def _notebook(rel):
@@ -706,13 +450,32 @@ def _collection(apkg: Path, tmp_path: Path):
     return notes, n_cards, decks, models, integrity
 
 
-@pytest.fixture(scope="module")
-def exports(tmp_path_factory):
+def _make_cards():
+    """tools/make_cards.py as a module (the tools folder is not a package)."""
     sys.path.insert(0, str(ROOT / "tools"))
     try:
-        import make_cards
+        return importlib.import_module("make_cards")
     finally:
         sys.path.pop(0)
+
+
+def _read_tsv(path) -> tuple[dict, list[list[str]]]:
+    """(headers, rows) of an Anki TSV: the inverse of make_cards.tsv_field's quoting."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines(keepends=True)
+    headers, body = {}, []
+    for i, line in enumerate(lines):
+        if line.startswith("#") and ":" in line:
+            key, _, value = line[1:].rstrip("\n").partition(":")
+            headers[key] = value
+        else:
+            body = lines[i:]
+            break
+    return headers, list(csv.reader(io.StringIO("".join(body)), delimiter="\t", quotechar='"'))
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+    make_cards = _make_cards()
     a, b = tmp_path_factory.mktemp("build_a"), tmp_path_factory.mktemp("build_b")
     first = make_cards.build(a)
     second = make_cards.build(b)
@@ -726,8 +489,9 @@ def test_apkg_is_a_valid_anki_collection(exports):
     assert len(notes) == n_cards == len(deck) == len(ALL)
     names = {d["name"] for d in decks.values()}
     assert {f"Roofline Economics::{c.chapter:02d} {c.deck}" for c in ALL} <= names
-    assert str(cards.ANKI_MODEL_ID) in models
-    assert [f["name"] for f in models[str(cards.ANKI_MODEL_ID)]["flds"]] == ["Front", "Back"]
+    model_id = str(_make_cards().ANKI_MODEL_ID)
+    assert model_id in models
+    assert [f["name"] for f in models[model_id]["flds"]] == ["Front", "Back"]
     import genanki
     assert {n[0] for n in notes} == {genanki.guid_for(c.id) for c in ALL}
     by_guid = {n[0]: n for n in notes}
@@ -753,7 +517,7 @@ def test_tsv_has_anki_headers(exports):
                          "#tags column:4", "#deck column:5"]
     body = lines[8:]
     assert len(body) == len(deck) and not any(line.startswith("#") for line in body)
-    headers, rows = cards.read_tsv(tsv)
+    headers, rows = _read_tsv(tsv)
     assert headers["separator"] == "tab" and headers["guid column"] == "1"
     assert len(rows) == len(deck) and all(len(r) == 5 for r in rows)
     notes, *_ = _collection(apkg, tmp)
@@ -765,10 +529,11 @@ def test_tsv_has_anki_headers(exports):
 
 
 def test_tsv_quoting():
-    assert cards._tsv_field("plain") == "plain"
-    assert cards._tsv_field('say "hi"') == '"say ""hi"""'
-    assert cards._tsv_field("a\tb") == '"a\tb"'
-    assert cards._tsv_field("#hash") == '"#hash"'
+    tsv_field = _make_cards().tsv_field
+    assert tsv_field("plain") == "plain"
+    assert tsv_field('say "hi"') == '"say ""hi"""'
+    assert tsv_field("a\tb") == '"a\tb"'
+    assert tsv_field("#hash") == '"#hash"'
 
 
 def test_make_cards_command(tmp_path):
@@ -778,3 +543,11 @@ def test_make_cards_command(tmp_path):
     assert (tmp_path / "roofline-economics.apkg").stat().st_size > 0
     assert (tmp_path / "roofline-economics.tsv").read_text().startswith("#separator:tab\n")
     assert f"{len(ALL)} cards" in run.stdout
+
+
+def test_format_number_small_and_large():
+    from rooflib.card_text import format_number
+
+    assert format_number(0.0005) == "5e-4"
+    assert format_number(3.79e25) == "3.79e25"
+    assert format_number(5411.2) == "5,411"

@@ -8,7 +8,7 @@ A numeric card asks for a number and checks it with the card's tolerance (the an
 evaluated, only read as a number). A concept card shows its answer on request and asks you to
 grade yourself: Again (back to box 1), Good (one box up) or Easy (two boxes up). A card seen
 before is re-asked with other chips, models or contexts drawn from today's date, and rooflib
-recomputes the answer. Every review is saved at once, atomically (`rooflib.cards.Progress`).
+recomputes the answer. Every review is saved at once, atomically (`rooflib.leitner.Progress`).
 
 The same operations work without widgets (`submit`, `reveal`, `rate`), which is how the tests
 drive it.
@@ -20,7 +20,20 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from .. import cards as C
+from ..card_grading import Grade, grade
+from ..card_text import to_html
+from ..cards import Card, CardInstance, ask, load_all
+from ..leitner import BOXES, SELF_GRADES, Progress, as_date
+from ..safe_eval import ExpressionError
+
+
+def _widget_html(text: str) -> str:
+    """Card text for an ipywidgets HTMLMath: literal $ escaped, or MathJax would read '$2' as math."""
+    return to_html(text).replace("$", r"\$")
+
+
+def _show(widget, visible: bool) -> None:
+    widget.layout.display = None if visible else "none"
 
 
 def _display_path(path: Path) -> str:
@@ -36,28 +49,27 @@ class Drill:
 
     def __init__(self, chapters=None, progress_path=None, today=None, new_per_day: int | None = 20,
                  cards=None):
-        self.cards = list(cards) if cards is not None else C.load_all(chapters)
-        self.today = C._as_date(today) if today is not None else dt.date.today()
-        self.progress = C.Progress(progress_path)
-        self.new_per_day = new_per_day
+        self.cards = list(cards) if cards is not None else load_all(chapters)
+        self.today = as_date(today) if today is not None else dt.date.today()
+        self.progress = Progress(progress_path)
         self.queue = self.progress.due(self.cards, self.today, new_per_day)
         self.reviewed = 0
-        self.current: C.CardInstance | None = None
+        self.current: CardInstance | None = None
         self.phase = "finished"
-        self.last_grade: C.Grade | None = None
+        self.last_grade: Grade | None = None
         self.error = ""
         self._build()
         self.next()
 
     # ---- the session, without widgets --------------------------------------------------------
-    def _seed(self, card: C.Card):
+    def _seed(self, card: Card):
         """None (the book's defaults) the first time a card is seen; later a draw from the date."""
         entry = self.progress.entry(card.id)
         if entry is None:
             return None
         return f"{self.today.isoformat()}/{entry.get('reviews', 0)}"
 
-    def next(self) -> C.CardInstance | None:
+    def next(self) -> CardInstance | None:
         """Move to the next due card (None when the session is over)."""
         self.last_grade = None
         self.error = ""
@@ -66,8 +78,8 @@ class Drill:
         else:
             card = self.queue.pop(0)
             try:
-                self.current = C.ask(card, self._seed(card))
-            except C.ExpressionError as e:  # a card rooflib cannot compute today: skip it, say so
+                self.current = ask(card, self._seed(card))
+            except ExpressionError as e:  # a card rooflib cannot compute today: skip it, say so
                 self.error = f"Skipped card {card.id}: {e}"
                 return self.next()
             self.phase = "question"
@@ -86,13 +98,13 @@ class Drill:
         self.reviewed += 1
         return True
 
-    def submit(self, answer) -> C.Grade:
+    def submit(self, answer) -> Grade:
         """Check an answer to the current numeric card, record it, and show the back."""
         if self.current is None or self.phase != "question":
-            return C.Grade(False, "again", "No question is waiting for an answer.")
+            return Grade(False, "again", "No question is waiting for an answer.")
         if not self.current.numeric:
-            return C.Grade(False, "again", "This card has no numeric answer: reveal it and rate yourself.")
-        g = C.grade(self.current, answer)
+            return Grade(False, "again", "This card has no numeric answer: reveal it and rate yourself.")
+        g = grade(self.current, answer)
         self.last_grade = g
         self._record(g.outcome)
         self.phase = "answered"
@@ -105,12 +117,12 @@ class Drill:
             self.phase = "revealed"
             self._refresh()
 
-    def rate(self, outcome: str) -> C.Grade:
+    def rate(self, outcome: str) -> Grade:
         """Self-grade the current concept card ('again', 'good', 'easy'), record it, move on."""
         if self.current is None or self.phase not in ("question", "revealed") or self.current.numeric:
-            return C.Grade(False, "again", "Nothing to rate now.")
-        g = C.grade(self.current, outcome)
-        if isinstance(outcome, str) and outcome.strip().lower() in C.SELF_GRADES:
+            return Grade(False, "again", "Nothing to rate now.")
+        g = grade(self.current, outcome)
+        if isinstance(outcome, str) and outcome.strip().lower() in SELF_GRADES:
             if self._record(g.outcome):
                 self.next()
             else:  # stay on the card so the learner can retry
@@ -149,7 +161,7 @@ class Drill:
 
     def _status(self) -> str:
         boxes = self.progress.boxes(self.cards)
-        counts = " · ".join(f"box {b}: {boxes[b]}" for b in range(1, C.BOXES + 1))
+        counts = " · ".join(f"box {b}: {boxes[b]}" for b in range(1, BOXES + 1))
         text = (f"<b>Flashcards</b>: {self.remaining} due today ({self.today.isoformat()}), "
                 f"{self.reviewed} reviewed this session. New: {boxes[0]} · {counts}. "
                 f"<small>Progress file: <code>{_display_path(self.progress.path)}</code></small>")
@@ -159,12 +171,7 @@ class Drill:
             text += f"<br><b>Note:</b> {self.error}"
         return text
 
-    def _show(self, w, visible: bool) -> None:
-        w.layout.display = None if visible else "none"
-
     def _refresh(self) -> None:
-        if not hasattr(self, "widget"):
-            return
         self.header.value = self._status()
         q = self.current
         if q is None:
@@ -173,28 +180,28 @@ class Drill:
             self.front.value = f"<p>Nothing more is due today.{when}</p>"
             for w in (self.answer_row, self.show_button, self.feedback, self.back, self.rate_row,
                       self.next_button):
-                self._show(w, False)
+                _show(w, False)
             return
         box = self.progress.box(q.card.id)
         where = f"chapter {q.card.chapter}, {'new card' if box == 0 else f'box {box}'}"
         self.front.value = (f"<p><small>{where}</small></p>"
-                            f"<p style='font-size:1.1em'>{C.to_widget_html(q.front)}</p>")
+                            f"<p style='font-size:1.1em'>{_widget_html(q.front)}</p>")
         answered = self.phase == "answered"
         revealed = self.phase == "revealed"
-        self._show(self.answer_row, q.numeric and not answered)
+        _show(self.answer_row, q.numeric and not answered)
         self.unit_label.value = f"&nbsp;{q.unit}&nbsp;" if q.unit else ""
-        self._show(self.show_button, not q.numeric and self.phase == "question")
-        self._show(self.rate_row, not q.numeric and revealed)
-        self._show(self.next_button, answered)
+        _show(self.show_button, not q.numeric and self.phase == "question")
+        _show(self.rate_row, not q.numeric and revealed)
+        _show(self.next_button, answered)
         if q.numeric and answered and self.last_grade is not None:
             colour = "#1a7f37" if self.last_grade.correct else "#b42318"
-            message = C.to_widget_html(self.last_grade.message)
+            message = _widget_html(self.last_grade.message)
             self.feedback.value = f"<p style='color:{colour}'><b>{message}</b></p>"
         else:
             self.feedback.value = ""
         if answered or revealed:
-            answer = f"<p><b>{C.to_widget_html(q.answer_text)}</b></p>" if q.numeric else ""
-            self.back.value = f"{answer}<p>{C.to_widget_html(q.back)}</p>"
+            answer = f"<p><b>{_widget_html(q.answer_text)}</b></p>" if q.numeric else ""
+            self.back.value = f"{answer}<p>{_widget_html(q.back)}</p>"
         else:
             self.back.value = ""
         if self.phase == "question":
