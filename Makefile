@@ -35,7 +35,7 @@ NBVAL := $(PY) -m pytest --nbval --nbval-current-env \
 help:
 	@echo "Roofline Economics: make targets"
 	echo "  make book       build the HTML book into $(BUILD)/html (creates .venv on first use)"
-	echo "  make test       library tests, strict nbval over notebooks/ and solutions/, then the book"
+	echo "  make test       library tests, strict nbval over notebooks/ and solutions/, the book, then the book in Chromium"
 	echo "  make lab        open the chapters in JupyterLab (installs jupyterlab $(JUPYTERLAB_VERSION) on first use)"
 	echo "  make bench      time the library and the explorers (reported, never asserted)"
 	echo "  make exercises  regenerate the student notebooks in exercises/ from solutions/"
@@ -89,14 +89,14 @@ test: $(STAMP)
 		else echo "FAILED (rc=$$1)"; fi
 	}
 
-	echo "==> 1/3 library tests: pytest tests"
+	echo "==> 1/4 library tests: pytest tests"
 	t0=$$SECONDS; rc=0
 	$(TEST_ENV) $(PY) -m pytest tests || rc=$$?
 	empty=$$([ -z "$$(find tests -name 'test_*.py' -o -name '*_test.py' 2>/dev/null)" ] && echo yes || echo no)
 	res=$$(verdict $$rc $$empty); if [ "$${res:0:6}" = FAILED ]; then failed=1; fi
 	record "pytest tests" "$$res" $$((SECONDS - t0))
 
-	echo "==> 2/3 notebooks, outputs compared: pytest --nbval notebooks solutions book"
+	echo "==> 2/4 notebooks, outputs compared: pytest --nbval notebooks solutions book"
 	t0=$$SECONDS; rc=0; dirs=""
 	for d in notebooks solutions book; do
 		if [ -n "$$(find $$d -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null)" ]; then dirs+=" $$d"; fi
@@ -105,11 +105,17 @@ test: $(STAMP)
 	res=$$(verdict $$rc $$empty); if [ "$${res:0:6}" = FAILED ]; then failed=1; fi
 	record "pytest --nbval notebooks solutions book" "$$res" $$((SECONDS - t0))
 
-	echo "==> 3/3 book build, warnings are errors: make book"
+	echo "==> 3/4 book build, warnings are errors: make book"
 	t0=$$SECONDS; rc=0
 	$(MAKE) --no-print-directory book || rc=$$?
 	res=$$(verdict $$rc no); if [ "$${res:0:6}" = FAILED ]; then failed=1; fi
 	record "make book" "$$res" $$((SECONDS - t0))
+
+	echo "==> 4/4 every page of the built book in headless Chromium: pytest tests/browser"
+	t0=$$SECONDS; rc=0
+	$(TEST_ENV) $(PY) -m pytest tests/browser -q || rc=$$?
+	res=$$(verdict $$rc no); if [ "$${res:0:6}" = FAILED ]; then failed=1; fi
+	record "pytest tests/browser (book in Chromium)" "$$res" $$((SECONDS - t0))
 
 	echo
 	echo "make test summary"

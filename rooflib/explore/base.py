@@ -94,8 +94,12 @@ class Explorer:
 
     @property
     def widget(self):
-        left = widgets.VBox(list(self.controls.values()), layout=widgets.Layout(width="310px"))
-        return widgets.VBox([widgets.HBox([left, self.image]), self.message])
+        # The controls keep their width and the plot wraps below them when the page is narrow
+        # (the book's text column is narrower than controls + plot side by side).
+        left = widgets.VBox(list(self.controls.values()),
+                            layout=widgets.Layout(width="310px", min_width="310px"))
+        row = widgets.HBox([left, self.image], layout=widgets.Layout(flex_flow="row wrap"))
+        return widgets.VBox([row, self.message])
 
     def _ipython_display_(self):
         from IPython.display import display
