@@ -13,8 +13,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LAB_STAMP := $(VENV)/.installed-lab
 JUPYTERLAB_VERSION := 4.6.6
+VOILA_STAMP := $(VENV)/.installed-voila
+VOILA_VERSION := 0.5.13
 # Extra options for `make lab`, e.g. make lab LAB_ARGS="--no-browser --port 8899"
 LAB_ARGS ?=
+# Extra options for `make explore`, e.g. make explore EXPLORE_ARGS="--no-browser --port 8867"
+EXPLORE_ARGS ?=
 BUILD := _build
 
 # Same results on every run and every machine.
@@ -30,12 +34,15 @@ TEST_ENV := MPLBACKEND=Agg
 NBVAL := $(PY) -m pytest --nbval --nbval-current-env \
 	--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
 
-.PHONY: help venv book test bench lab exercises cards clean
+.PHONY: help venv book book-student test test-explore bench lab explore exercises cards clean
 
 help:
 	@echo "Roofline Economics: make targets"
 	echo "  make book       build the HTML book into $(BUILD)/html (creates .venv on first use)"
-	echo "  make test       library tests, strict nbval over notebooks/ and solutions/, the book, then the book in Chromium"
+	echo "  make book-student  build the student edition, without solutions, into $(BUILD)/student/html"
+	echo "  make test       student edition, library tests, strict nbval, the book, then the book in Chromium"
+	echo "  make explore    serve the explorers as an app with Voila (installs voila $(VOILA_VERSION) on first use)"
+	echo "  make test-explore  browser test of the explorers app (Voila and headless Chromium)"
 	echo "  make lab        open the chapters in JupyterLab (installs jupyterlab $(JUPYTERLAB_VERSION) on first use)"
 	echo "  make bench      time the library and the explorers (reported, never asserted)"
 	echo "  make exercises  regenerate the student notebooks in exercises/ from solutions/"
@@ -53,6 +60,11 @@ $(PY):
 # Reinstall only when the pins or the package metadata change.
 $(STAMP): requirements.txt constraints.txt pyproject.toml | $(PY)
 	$(PY) -m pip install -r requirements.txt
+	touch $@
+
+# Voila is only needed for the explorers app (make explore, make test-explore): not in the base install.
+$(VOILA_STAMP): $(STAMP)
+	$(PY) -m pip install -c constraints.txt voila==$(VOILA_VERSION)
 	touch $@
 
 # JupyterLab is only needed to work in the notebooks, so it stays out of the base install.
@@ -75,6 +87,12 @@ book: $(STAMP)
 	fi
 	echo "Book built: $(BUILD)/html/index.html"
 
+# The student edition: the same pages, the exercises without solutions (see
+# tools/make_student_book.py). Nothing is executed: the chapters' committed
+# outputs are what `make test` checks with nbval. Warnings are errors here too.
+book-student: $(STAMP)
+	$(PY) tools/make_student_book.py
+
 # ---------------------------------------------------------------- tests
 
 # Runs every stage even after a failure, then prints one summary and fails if
@@ -89,14 +107,20 @@ test: $(STAMP)
 		else echo "FAILED (rc=$$1)"; fi
 	}
 
-	echo "==> 1/4 library tests: pytest tests"
+	echo "==> 1/5 student edition, no solutions: make book-student"
+	t0=$$SECONDS; rc=0
+	$(MAKE) --no-print-directory book-student || rc=$$?
+	res=$$(verdict $$rc no); if [ "$${res:0:6}" = FAILED ]; then failed=1; fi
+	record "make book-student" "$$res" $$((SECONDS - t0))
+
+	echo "==> 2/5 library tests (with the student edition's): pytest tests"
 	t0=$$SECONDS; rc=0
 	$(TEST_ENV) $(PY) -m pytest tests || rc=$$?
 	empty=$$([ -z "$$(find tests -name 'test_*.py' -o -name '*_test.py' 2>/dev/null)" ] && echo yes || echo no)
 	res=$$(verdict $$rc $$empty); if [ "$${res:0:6}" = FAILED ]; then failed=1; fi
 	record "pytest tests" "$$res" $$((SECONDS - t0))
 
-	echo "==> 2/4 notebooks, outputs compared: pytest --nbval notebooks solutions book"
+	echo "==> 3/5 notebooks, outputs compared: pytest --nbval notebooks solutions book"
 	t0=$$SECONDS; rc=0; dirs=""
 	for d in notebooks solutions book; do
 		if [ -n "$$(find $$d -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' 2>/dev/null)" ]; then dirs+=" $$d"; fi
@@ -105,13 +129,13 @@ test: $(STAMP)
 	res=$$(verdict $$rc $$empty); if [ "$${res:0:6}" = FAILED ]; then failed=1; fi
 	record "pytest --nbval notebooks solutions book" "$$res" $$((SECONDS - t0))
 
-	echo "==> 3/4 book build, warnings are errors: make book"
+	echo "==> 4/5 book build, warnings are errors: make book"
 	t0=$$SECONDS; rc=0
 	$(MAKE) --no-print-directory book || rc=$$?
 	res=$$(verdict $$rc no); if [ "$${res:0:6}" = FAILED ]; then failed=1; fi
 	record "make book" "$$res" $$((SECONDS - t0))
 
-	echo "==> 4/4 every page of the built book in headless Chromium: pytest tests/browser"
+	echo "==> 5/5 every page of the built book in headless Chromium: pytest tests/browser"
 	t0=$$SECONDS; rc=0
 	$(TEST_ENV) $(PY) -m pytest tests/browser -q || rc=$$?
 	res=$$(verdict $$rc no); if [ "$${res:0:6}" = FAILED ]; then failed=1; fi
@@ -136,6 +160,14 @@ cards: $(STAMP)
 
 lab: $(LAB_STAMP)
 	$(VENV)/bin/jupyter lab $(LAB_ARGS)
+
+# Every explorer on one page, with a live kernel and no code shown; local only (127.0.0.1).
+explore: $(VOILA_STAMP)
+	$(VENV)/bin/voila explorers/explorers.ipynb --Voila.ip=127.0.0.1 --show_tracebacks=True $(EXPLORE_ARGS)
+
+# Not part of `make test`: it needs Voila (kept out of the base install) and Chromium.
+test-explore: $(VOILA_STAMP)
+	$(TEST_ENV) $(PY) -m pytest tests/browser_voila
 
 clean:
 	rm -rf $(BUILD)
