@@ -1,4 +1,4 @@
-"""rooflib: the roofline economics of large language models, in a library you can read in one sitting.
+"""rooflib: the roofline economics of large language models, in a library you can read beside the book.
 
     import rooflib as rl
     h100, llama = rl.hardware("h100"), rl.model("llama-3.1-70b")
@@ -7,41 +7,71 @@
     step.compute, step.weights, step.kv, step.time, step.bound
 
 SI units everywhere (seconds, bytes, FLOP, FLOP/s, bytes/s, dollars); `units.fmt_*` for display.
+One module per idea, in the order of the chapters:
+
+    hardware, models      the cited catalogs of chips and models
+    roofline              one decode step: compute, weight reads, KV reads (chapter 1)
+    kv, context           the KV cache; prefill vs decode; the Goldilocks context (chapter 2)
+    moe                   experts touched, all-to-all, expert parallelism (chapter 3)
+    pipeline              stages, bubbles, schedules (chapter 4)
+    training              6ND, Chinchilla, lifetime compute (chapter 5)
+    prices                dated price sheets and what they imply (chapter 6)
+    memory_trade          checkpointing and reversible layers (chapter 7)
+    reality               published measurements vs the bound; your machine's roofline (chapter 8)
+    serving, energy       train-schedule waits; energy per operation
+    cards, leitner, ...   flashcards; checks, answers, variants: exercises; explore: the widgets
 """
 from .errors import UnknownNameError
 from .hardware import CHIPS, Hardware, hardware, rack
+from .models import MODELS, Model, model
+from .units import (bytes_per_element, fmt_bandwidth, fmt_bytes, fmt_count, fmt_dollars, fmt_flops,
+                    fmt_time)
+
+# chapter 1
+from .roofline import (DecodeStep, cost_per_token, critical_intensity, decode_step, max_batch,
+                       memory_turnover, optimal_batch, weight_bytes)
+# chapter 2
+from .kv import attention_designs, kv_bytes, kv_bytes_per_token, redesign
 from .context import (PrefillStep, attention_flops, attention_intensity, cache_equals_weights_context,
                       compute_bound_batch, context_for_kv_bytes, crossover_context, decode_intensity,
                       goldilocks_context, max_context, mfu_ceiling, prefill_intensity, prefill_step,
                       recompute_flops, recompute_to_read_ratio, topk_decode_step, topk_read_bytes)
-from .kv import attention_designs, kv_bytes, kv_bytes_per_token, redesign
-from .models import MODELS, Model, model
+# chapter 3
 from .moe import (SCALEOUT_BANDWIDTH, MoEDecodeStep, all_to_all_time, chips_needed, comm_exposed_batch,
                   experts_touched, moe_decode_step, moe_weight_bytes_read, tp_comm_ratio)
+# chapter 4
 from .pipeline import (bubble_fraction, kv_batch_ceiling, kv_crossover_stages, max_microbatch, min_stages,
                        pipeline_decode, pipeline_schedule, stage_memory)
-from .prices import PRICE_SHEETS, PriceSheet, implied_kv_bytes_per_token, price_sheet, read_price_sheet
-from .roofline import (DecodeStep, cost_per_token, critical_intensity, decode_step, max_batch,
-                       memory_turnover, optimal_batch, weight_bytes)
+# chapter 5
 from .training import (balanced_pretraining_tokens, chinchilla_optimal, chinchilla_tokens, implied_mfu,
                        inference_flops_per_token, lifetime_compute, lifetime_optimum, overtraining_factor,
                        training_chip_hours, training_flops, training_time)
-from .units import (bytes_per_element, fmt_bandwidth, fmt_bytes, fmt_count, fmt_dollars, fmt_flops,
-                    fmt_time)
+# chapter 6
+from .prices import PRICE_SHEETS, PriceSheet, implied_kv_bytes_per_token, price_sheet, read_price_sheet
 
 __all__ = [
-    "UnknownNameError", "CHIPS", "Hardware", "hardware", "rack", "kv_bytes", "kv_bytes_per_token",
-    "attention_designs", "redesign", "PrefillStep", "attention_flops", "attention_intensity",
-    "cache_equals_weights_context", "compute_bound_batch", "context_for_kv_bytes", "crossover_context",
-    "decode_intensity", "goldilocks_context", "max_context", "mfu_ceiling", "prefill_intensity",
-    "prefill_step", "recompute_flops", "recompute_to_read_ratio", "topk_decode_step", "topk_read_bytes",
-    "MODELS", "Model", "model", "PRICE_SHEETS", "PriceSheet", "implied_kv_bytes_per_token", "price_sheet",
-    "read_price_sheet", "SCALEOUT_BANDWIDTH", "MoEDecodeStep", "all_to_all_time", "chips_needed",
-    "comm_exposed_batch", "experts_touched", "moe_decode_step", "moe_weight_bytes_read", "tp_comm_ratio",
-    "balanced_pretraining_tokens", "chinchilla_optimal", "implied_mfu", "lifetime_compute",
-    "lifetime_optimum", "overtraining_factor", "training_chip_hours", "training_time", "bubble_fraction", "kv_batch_ceiling", "kv_crossover_stages",
-    "max_microbatch", "min_stages", "pipeline_decode", "pipeline_schedule", "stage_memory", "DecodeStep", "cost_per_token", "critical_intensity", "decode_step",
-    "max_batch", "memory_turnover", "optimal_batch", "weight_bytes", "chinchilla_tokens",
-    "inference_flops_per_token", "training_flops", "bytes_per_element", "fmt_bandwidth", "fmt_bytes",
-    "fmt_count", "fmt_dollars", "fmt_flops", "fmt_time",
+    # catalogs and units
+    "UnknownNameError", "CHIPS", "Hardware", "hardware", "rack", "MODELS", "Model", "model",
+    "bytes_per_element", "fmt_bandwidth", "fmt_bytes", "fmt_count", "fmt_dollars", "fmt_flops", "fmt_time",
+    # chapter 1
+    "DecodeStep", "cost_per_token", "critical_intensity", "decode_step", "max_batch", "memory_turnover",
+    "optimal_batch", "weight_bytes",
+    # chapter 2
+    "attention_designs", "kv_bytes", "kv_bytes_per_token", "redesign", "PrefillStep", "attention_flops",
+    "attention_intensity", "cache_equals_weights_context", "compute_bound_batch", "context_for_kv_bytes",
+    "crossover_context", "decode_intensity", "goldilocks_context", "max_context", "mfu_ceiling",
+    "prefill_intensity", "prefill_step", "recompute_flops", "recompute_to_read_ratio", "topk_decode_step",
+    "topk_read_bytes",
+    # chapter 3
+    "SCALEOUT_BANDWIDTH", "MoEDecodeStep", "all_to_all_time", "chips_needed", "comm_exposed_batch",
+    "experts_touched", "moe_decode_step", "moe_weight_bytes_read", "tp_comm_ratio",
+    # chapter 4
+    "bubble_fraction", "kv_batch_ceiling", "kv_crossover_stages", "max_microbatch", "min_stages",
+    "pipeline_decode", "pipeline_schedule", "stage_memory",
+    # chapter 5
+    "balanced_pretraining_tokens", "chinchilla_optimal", "chinchilla_tokens", "implied_mfu",
+    "inference_flops_per_token", "lifetime_compute", "lifetime_optimum", "overtraining_factor",
+    "training_chip_hours", "training_flops", "training_time",
+    # chapter 6
+    "PRICE_SHEETS", "PriceSheet", "implied_kv_bytes_per_token", "price_sheet", "read_price_sheet",
 ]
