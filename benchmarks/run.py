@@ -1,7 +1,8 @@
 """Speed measurements (not tests): `make bench`.
 
-Targets: a 1000 x 1000 batch x context sweep of decode_step in <= 100 ms, and an explorer update
-(recompute + redraw to PNG) <= 50 ms median, on 2 cores. Prints medians and says which targets
+Targets: a 1000 x 1000 batch x context sweep of decode_step in <= 100 ms, one scalar decode_step
+call (validation included) <= 30 us median, and an explorer update (recompute + redraw to PNG)
+<= 50 ms median, on 2 cores. Prints medians and says which targets
 are met; exits 0 either way (speed is reported, never asserted in `make test`).
 """
 from __future__ import annotations
@@ -31,6 +32,14 @@ def bench_sweep() -> float:
     return median_time(sweep, repeats=7, warmup=2)
 
 
+def bench_scalar() -> float:
+    """Median seconds of ONE scalar decode_step call by name (lookups and validation included)."""
+    def thousand():
+        for _ in range(1000):
+            rl.decode_step("Llama 3.1 70B", "H100", 64, 4096, chips=8).time
+    return median_time(thousand, repeats=7, warmup=1) / 1000
+
+
 def bench_explorers() -> dict[str, float]:
     results = {}
     for info in pkgutil.iter_modules(explore_pkg.__path__):
@@ -56,6 +65,14 @@ def main() -> int:
     sweep = bench_sweep()
     print(f"{'decode_step 1000 x 1000 sweep (time + bound)':60s} {sweep * 1e3:7.1f} ms   target <= 100 ms  "
           f"{'OK' if sweep <= 0.1 else 'SLOWER THAN TARGET'}")
+    for overlap in ("none", "full"):
+        t = median_time(lambda: rl.decode_step("Llama 3.1 70B", "H100", np.arange(1, 1001.0)[:, None],
+                                               np.linspace(0, 100_000, 1000)[None, :], chips=8,
+                                               overlap=overlap).time, repeats=5, warmup=1)
+        print(f"{f'decode_step 1000 x 1000 sweep, overlap={overlap!r} (time only)':60s} {t * 1e3:7.1f} ms")
+    scalar = bench_scalar()
+    print(f"{'decode_step, one scalar call by name (median)':60s} {scalar * 1e6:7.1f} us   target <=  30 us  "
+          f"{'OK' if scalar <= 30e-6 else 'SLOWER THAN TARGET'}")
     for name, t in bench_explorers().items():
         label = f"explorer {name!r}, update (recompute + redraw), median"
         print(f"{label:60s} {t * 1e3:7.1f} ms   target <=  50 ms  {'OK' if t <= 0.05 else 'SLOWER THAN TARGET'}")

@@ -4,13 +4,18 @@
     h100, llama = rl.hardware("h100"), rl.model("llama-3.1-70b")
     rl.critical_intensity(h100)                           # 295 FLOP/byte
     step = rl.decode_step(llama, h100, batch=64, context=4096, chips=4)
-    step.compute, step.weights, step.kv, step.time, step.bound
+    step.compute, step.weights, step.attention, step.kv, step.comm, step.time, step.bound
+    rl.decode_step(llama, rl.achievable(h100), 64, 4096, chips=4)     # measured, not peak, rates
 
 SI units everywhere (seconds, bytes, FLOP, FLOP/s, bytes/s, dollars); `units.fmt_*` for display.
 One module per idea, in the order of the chapters:
 
     hardware, models      the cited catalogs of chips and models
-    roofline              one decode step: compute, weight reads, KV reads (chapter 1)
+    formats, achievable   storage vs arithmetic number formats; measured fractions of peak rates
+    collectives           all-reduce, all-to-all, point-to-point hops: one cost equation each
+    step, attention       one step's parts and how they add up (per phase, or the lecture's ideal)
+    roofline              one decode step: compute, weight reads, KV reads, collectives (chapter 1)
+    speculative           speculative decoding and multi-token prediction (chapter 1)
     kv, context           the KV cache; prefill vs decode; the Goldilocks context (chapter 2)
     moe                   experts touched, all-to-all, expert parallelism (chapter 3)
     pipeline              stages, bubbles, schedules (chapter 4)
@@ -24,12 +29,16 @@ One module per idea, in the order of the chapters:
 from .errors import UnknownNameError
 from .hardware import CHIPS, Hardware, hardware, rack
 from .models import MODELS, Model, model
+from .achievable import achievable
+from .formats import math_format
 from .units import (bytes_per_element, fmt_bandwidth, fmt_bytes, fmt_count, fmt_dollars, fmt_flops,
                     fmt_time)
 
 # chapter 1
-from .roofline import (DecodeStep, cost_per_token, critical_intensity, decode_step, max_batch,
-                       memory_turnover, optimal_batch, weight_bytes)
+from .roofline import (DecodeStep, batch_for_step_time, cost_per_token, critical_intensity, decode_step,
+                       max_batch, memory_turnover, optimal_batch, weight_bytes)
+from .speculative import expected_tokens_per_step, speculative_step
+from .collectives import all_reduce_time
 # chapter 2
 from .kv import attention_designs, kv_bytes, kv_bytes_per_token, redesign
 from .context import (PrefillStep, attention_flops, attention_intensity, cache_equals_weights_context,
@@ -51,11 +60,13 @@ from .prices import PRICE_SHEETS, PriceSheet, implied_kv_bytes_per_token, price_
 
 __all__ = [
     # catalogs and units
-    "UnknownNameError", "CHIPS", "Hardware", "hardware", "rack", "MODELS", "Model", "model",
+    "UnknownNameError", "CHIPS", "Hardware", "hardware", "rack", "MODELS", "Model", "model", "achievable",
+    "math_format",
     "bytes_per_element", "fmt_bandwidth", "fmt_bytes", "fmt_count", "fmt_dollars", "fmt_flops", "fmt_time",
     # chapter 1
-    "DecodeStep", "cost_per_token", "critical_intensity", "decode_step", "max_batch", "memory_turnover",
-    "optimal_batch", "weight_bytes",
+    "DecodeStep", "batch_for_step_time", "cost_per_token", "critical_intensity", "decode_step", "max_batch",
+    "memory_turnover", "optimal_batch", "weight_bytes", "expected_tokens_per_step", "speculative_step",
+    "all_reduce_time",
     # chapter 2
     "attention_designs", "kv_bytes", "kv_bytes_per_token", "redesign", "PrefillStep", "attention_flops",
     "attention_intensity", "cache_equals_weights_context", "compute_bound_batch", "context_for_kv_bytes",

@@ -23,20 +23,19 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import non_negative, positive, scalar_or_array
+from .errors import choice, context_tokens, non_negative, positive, scalar_or_array, whole_number
 from .hardware import hardware as lookup_hardware
 from .kv import kv_bytes, kv_bytes_per_token, kv_elements_per_layer, kv_layers
 from .models import Model, model as lookup_model
-from .roofline import DecodeStep, _check_context, _chips, critical_intensity, decode_step, weight_bytes
+from .attention import (attention_flops, attention_flops_per_position, prefill_attention_flops,  # noqa: F401
+                        window_layers as _window_layers)
+from .formats import format_key, math_format, stored_weight_bytes
+from .roofline import DecodeStep, critical_intensity, decode_step, weight_bytes
+from .step import OVERLAPS, build_step
 from .units import bytes_per_element
 
 
 # ---- the piecewise-linear inverse shared by every "which context gives ..." question ------------
-def _window_layers(m: Model) -> tuple[float, float, float]:
-    """(global attention layers, sliding-window layers, window) counted for ATTENTION (not cache)."""
-    return float(m.n_layers - m.n_window_layers), float(m.n_window_layers), float(m.window)
-
-
 def _solve(target, slope_below, slope_above, window):
     """Smallest S >= 0 with g(S) = target, where g(S) = slope_above * S + (slope_below - slope_above)
     * min(S, window): slope `slope_below` up to `window` tokens, `slope_above` after it.
@@ -93,7 +92,7 @@ def recompute_flops(model, context):
     Llama 3.1 70B at 4,096 tokens: 2 x 69.5e9 x 4096 = 5.7e14 FLOPs per generated token.
     """
     m = lookup_model(model)
-    s = _check_context(m, context)
+    s = context_tokens(m, context)
     return scalar_or_array(2.0 * m.active_params * s)
 
 
@@ -119,7 +118,7 @@ def decode_intensity(model, batch, context, dtype: str = "bf16", kv_dtype: str =
     """
     m = lookup_model(model)
     b = positive("batch", batch)
-    s = _check_context(m, context)
+    s = context_tokens(m, context)
     flops = 2.0 * b * m.active_params
     return scalar_or_array(flops / (weight_bytes(m, dtype) + b * np.asarray(kv_bytes(m, s, kv_dtype))))
 
@@ -132,7 +131,7 @@ def prefill_intensity(model, prompt, batch=1, dtype: str = "bf16", kv_dtype: str
     """
     m = lookup_model(model)
     b = positive("batch", batch)
-    p = positive("prompt", _check_context(m, prompt))
+    p = positive("prompt", context_tokens(m, prompt))
     flops = 2.0 * b * p * m.active_params
     return scalar_or_array(flops / (weight_bytes(m, dtype) + b * np.asarray(kv_bytes(m, p, kv_dtype))))
 
@@ -141,88 +140,45 @@ def prefill_intensity(model, prompt, batch=1, dtype: str = "bf16", kv_dtype: str
 class PrefillStep(DecodeStep):
     """One prefill step: `batch` prompts of `context` tokens each, processed together.
 
-    Same parts as a decode step (`.compute`, `.weights`, `.kv`, `.time`, `.bound`, `.mfu`); here
-    `.kv` is the time to WRITE the prompts' cache, a step yields batch x context tokens, and
-    `.intensity` is its FLOPs per HBM byte.
+    Same parts as a decode step (`.compute`, `.weights`, `.attention`, `.kv`, `.comm`, `.time`,
+    `.bound`, `.mfu`); here `.kv` is the time to WRITE the prompts' cache, a step processes
+    batch x context prompt tokens (`.tokens_per_second` counts them), and `.intensity` is its
+    FLOPs per HBM byte.
     """
 
     intensity: object = None
 
-    @property
-    def tokens_per_second(self):
-        """Prompt tokens processed per second: batch x prompt length / step time."""
-        return scalar_or_array(np.asarray(self.batch) * np.asarray(self.context) / np.asarray(self.time))
 
-
-def prefill_step(model, hw, prompt, batch=1, chips=1, dtype: str = "bf16", kv_dtype: str = "bf16") -> PrefillStep:
+def prefill_step(model, hw, prompt, batch=1, chips=1, *, dtype: str = "bf16", math_dtype: str | None = None,
+                 expert_dtype: str | None = None, kv_dtype: str = "bf16", overlap: str = "none") -> PrefillStep:
     """Process `batch` prompts of `prompt` tokens in one step on `chips` chips.
 
-        t_compute = 2 B P N_a / (C F)          (every prompt token through every active weight)
-        t_weights = N_t b_w / (C W)            (each weight read once for all B x P tokens)
-        t_kv      = B kv(P) / (C W)            (the prompts' cache written to HBM)
-        time      = max(t_compute, t_weights + t_kv)
+        t_compute   = 2 B P N_a / (C F)          (every prompt token through every active weight)
+        t_weights   = W_bytes / (C W)            (each weight read once for all B x P tokens)
+        t_kv        = B kv(P) / (C W)            (the prompts' cache written to HBM)
+        t_attention = B A_prefill(P) / (C F)     (causal attention: P (P + 1) / 2 pairs per layer)
 
-    Attention's own FLOPs are left out, as in `decode_step` (see `attention_flops`; they matter
-    for prompts beyond roughly 10^5 tokens). Llama 3.1 70B, one 4,096-token prompt on 8 H100:
-    compute 72 ms vs 5.3 ms of weights and 0.05 ms of cache writes: compute-bound.
+    combined as in `decode_step` (`overlap`): the lecture's max(t_compute, t_weights + t_kv), or
+    the per-phase sum with the all-reduces of B x P activations. Llama 3.1 70B, one 4,096-token
+    prompt on 8 H100: compute 72 ms vs 5.3 ms of weights: compute-bound either way.
     """
     m, h = lookup_model(model), lookup_hardware(hw)
-    flops_rate = h.flops_for(dtype)
+    math = math_format(dtype, math_dtype)
+    h.flops_for(math)
+    choice("overlap", overlap, OVERLAPS)
     b = positive("batch", batch)
-    p = positive("prompt", _check_context(m, prompt))
-    c = _chips(chips)
-    flops = 2.0 * b * p * m.active_params
-    kv_written = b * np.asarray(kv_bytes(m, p, kv_dtype))
-    compute = flops / (c * flops_rate)
-    weights = weight_bytes(m, dtype) / (c * h.hbm_bandwidth)
-    kv = kv_written / (c * h.hbm_bandwidth)
-    shape = np.broadcast_shapes(np.shape(compute), np.shape(kv))
-    ones = np.ones(shape)
-    return PrefillStep(compute=scalar_or_array(compute * ones), weights=scalar_or_array(weights * ones),
-                       kv=scalar_or_array(kv * ones), batch=scalar_or_array(b), context=scalar_or_array(p),
-                       chips=scalar_or_array(c),
-                       intensity=scalar_or_array(flops * ones / (weight_bytes(m, dtype) + kv_written)))
+    p = positive("prompt", context_tokens(m, prompt, "prompt"))
+    c = whole_number("chips", chips)
+    w_bytes = stored_weight_bytes(m, dtype, expert_dtype)
+    kv_written = np.asarray(kv_bytes(m, p, format_key(kv_dtype, "kv_dtype")))
+    attn = prefill_attention_flops(m, p) if overlap == "none" else 0.0
+    intensity = 2.0 * np.asarray(b) * p * m.active_params / (w_bytes + np.asarray(b) * kv_written)
+    return build_step(m, h, b, p, c, positions=p, tokens=p, attention_flops=attn, kv_bytes=kv_written,
+                      weight_bytes=w_bytes, math=math, overlap=overlap, cls=PrefillStep,
+                      intensity=scalar_or_array(intensity))
 
 
-# ---- attention's own FLOPs (left out of decode_step) ------------------------------------------
-def attention_flops_per_position(model, phase: str = "decode") -> float:
-    """FLOPs of attention for one query token against one cached token, summed over all layers.
-
-    MHA/GQA/MQA: scores q.k (2 n_h d_h) and the weighted sum of values (2 n_h d_h): 4 n_h d_h per
-    layer; KV heads do not matter, every query head does its own dot products.
-    MLA in decode works in the latent space ("absorbed" form of DeepSeek's inference/model.py):
-    scores against the 512 + 64 latent, values from the 512 latent: 2 n_h (2 r + r_rope) per layer.
-    MLA in prefill expands keys and values per head: 2 n_h (d_nope + d_rope + d_v) per layer.
-    Cross-layer sharing saves cache, not FLOPs: every layer still attends.
-    """
-    m = lookup_model(model)
-    if phase not in ("decode", "prefill"):
-        raise ValueError(f"phase must be 'decode' or 'prefill', got {phase!r}")
-    if m.attention == "mla":
-        if phase == "decode":
-            per_layer = 2 * m.n_heads * (2 * m.kv_lora_rank + m.qk_rope_head_dim)
-        else:
-            per_layer = 2 * m.n_heads * (m.head_dim + m.qk_rope_head_dim + m.v_head_dim)
-    else:
-        per_layer = 4 * m.n_heads * m.head_dim
-    return float(per_layer * m.n_layers)
-
-
-def attention_flops(model, context):
-    """Attention FLOPs of ONE decode token that attends to `context` cached tokens (all layers);
-    sliding-window layers attend to min(S, window) of them.
-
-    DeepSeek-V3 at 4,096 tokens: 61 x 2 x 128 x (2 x 512 + 64) x 4096 = 7.0e10 FLOPs, about as
-    much as its 2 N_a = 7.3e10 for all the weights: MLA buys its small cache with arithmetic.
-    """
-    m = lookup_model(model)
-    s = _check_context(m, context)
-    full, local, window = _window_layers(m)
-    per_layer = attention_flops_per_position(m) / m.n_layers
-    seen = full * s + local * (np.minimum(s, window) if window else 0.0)
-    return scalar_or_array(per_layer * seen)
-
-
+# ---- attention's own FLOPs (`attention`) against the cache ------------------------------------
 def attention_intensity(model, context=None, kv_dtype: str = "bf16"):
     """FLOPs per cache byte of decode attention alone: attention_flops / kv bytes read.
 
@@ -238,7 +194,7 @@ def attention_intensity(model, context=None, kv_dtype: str = "bf16"):
         per_layer_bytes = kv_elements_per_layer(m) * bytes_per_element(kv_dtype)
         return float(per_pos * full / (cache_full * per_layer_bytes)) if full else float(
             per_pos * local / (kv_layers(m)[1] * per_layer_bytes))
-    s = positive("context", _check_context(m, context))
+    s = positive("context", context_tokens(m, context))
     return scalar_or_array(np.asarray(attention_flops(m, s)) / np.asarray(kv_bytes(m, s, kv_dtype)))
 
 
@@ -276,7 +232,7 @@ def mfu_ceiling(model, hw, context, dtype: str = "bf16", kv_dtype: str = "bf16")
     attention this is min(1, S*/S): doubling the context past S* halves the ceiling.
     """
     m = lookup_model(model)
-    s = _check_context(m, context)
+    s = context_tokens(m, context)
     # reads per sequence / compute per sequence, in time; written this way round so that a
     # vanishing cache gives 0 (ceiling 1), never an overflow
     reads_over_compute = critical_intensity(hw, dtype) * np.asarray(kv_bytes(m, s, kv_dtype)) / (2.0 * m.active_params)
@@ -303,7 +259,7 @@ def compute_bound_batch(model, hw, context, dtype: str = "bf16", kv_dtype: str =
     At S = 0 this is the optimal batch of chapter 1; it blows up as S approaches S*.
     """
     m = lookup_model(model)
-    s = _check_context(m, context)
+    s = context_tokens(m, context)
     room = 2.0 * m.active_params / critical_intensity(hw, dtype) - np.asarray(kv_bytes(m, s, kv_dtype))
     with np.errstate(divide="ignore", over="ignore"):  # room -> 0+ means B_c -> inf, which is the answer
         out = np.where(room > 0, weight_bytes(m, dtype) / np.where(room > 0, room, 1.0), np.inf)
@@ -321,7 +277,7 @@ def max_context(model, hw, batch, chips=1, dtype: str = "bf16", kv_dtype: str = 
     m, h = lookup_model(model), lookup_hardware(hw)
     h.flops_for(dtype)
     b = positive("batch", batch)
-    c = _chips(chips)
+    c = whole_number("chips", chips)
     free = np.maximum(c * h.hbm_capacity - weight_bytes(m, dtype), 0.0)
     return context_for_kv_bytes(m, free / b, kv_dtype)
 
@@ -349,7 +305,7 @@ def topk_read_bytes(model, context, top_k, index_bytes_per_token=0.0, kv_dtype: 
     (inference/model.py, class Indexer).
     """
     m = lookup_model(model)
-    s = _check_context(m, context)
+    s = context_tokens(m, context)
     k = positive("top_k", top_k)
     idx = non_negative("index_bytes_per_token", index_bytes_per_token)
     if m.n_window_layers:
@@ -358,10 +314,13 @@ def topk_read_bytes(model, context, top_k, index_bytes_per_token=0.0, kv_dtype: 
     return scalar_or_array(np.minimum(s, k) * per_token + s * idx)
 
 
-def topk_decode_step(model, hw, batch, context, top_k, index_bytes_per_token=0.0, chips=1,
-                     dtype: str = "bf16", kv_dtype: str = "bf16") -> DecodeStep:
-    """`decode_step` with top-k sparse attention: the KV term reads `topk_read_bytes` per sequence."""
-    step = decode_step(model, hw, batch, context, chips, dtype, kv_dtype)
+def topk_decode_step(model, hw, batch, context, top_k, index_bytes_per_token=0.0, chips=1, *,
+                     dtype: str = "bf16", kv_dtype: str = "bf16", overlap: str = "none") -> DecodeStep:
+    """`decode_step` with top-k sparse attention: the KV term reads `topk_read_bytes` per sequence.
+
+    (Attention arithmetic is left as full attention's: the indexer's own FLOPs roughly replace it.)
+    """
+    step = decode_step(model, hw, batch, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap=overlap)
     h = lookup_hardware(hw)
     reads = np.asarray(topk_read_bytes(model, context, top_k, index_bytes_per_token, kv_dtype))
     kv = np.asarray(step.batch) * reads / (np.asarray(step.chips) * h.hbm_bandwidth)

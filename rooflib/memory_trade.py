@@ -60,7 +60,7 @@ def step_time_without_cache(model, hw, batch, context, chips=1, dtype: str = "bf
     s = as_array("context", context)
     if np.any(s < 0):
         raise ValueError(f"context must be >= 0, got {s.min():g}")
-    return decode_step(model, hw, b * (s + 1.0), 0, chips=chips, dtype=dtype).time
+    return decode_step(model, hw, b * (s + 1.0), 0, chips=chips, dtype=dtype, overlap="full").time
 
 
 # ---------------------------------------------------------------------------------------------

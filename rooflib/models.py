@@ -13,6 +13,7 @@ vocabulary), not typed in, and tests check them against the publishers' totals. 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .errors import normalise, unknown_name
 
@@ -116,7 +117,7 @@ class Model:
         """Input embedding plus output head (one table if they are tied)."""
         return self.vocab * self.d_model * (1 if self.tied_embeddings else 2)
 
-    @property
+    @cached_property
     def total_params(self) -> int:
         per_layer_attn = self.attention_params() * self.n_layers
         if self.is_moe:
@@ -128,7 +129,7 @@ class Model:
             mlp = self.n_layers * self.mlp_params(self.d_ff)
         return int(per_layer_attn + mlp + self.embedding_params())
 
-    @property
+    @cached_property
     def active_params(self) -> int:
         idle_experts = self.n_moe_layers * (self.n_experts - self.experts_per_token) * self.expert_params()
         lookup_table = 0 if self.tied_embeddings else self.vocab * self.d_model
@@ -195,6 +196,24 @@ _add(Model(
            "https://arxiv.org/abs/2307.09288 (Llama 2 paper, Table 1: 4k context, GQA for 70B)",
     note="The model of the MLPerf Inference llama2-70b benchmark. The config gives 69.0B.",
     aliases=("llama270b", "llama2")))
+_LLAMA2 = "https://github.com/meta-llama/llama/blob/689c7f261b9c5514636ecc3c5fefefcbb3e6eed7"
+_add(Model(
+    name="Llama 2 7B", n_layers=32, d_model=4096, vocab=32000, n_heads=32, n_kv_heads=32,
+    head_dim=128, d_ff=11008, context_length=4096, published_total=7e9,
+    source=f"{_LLAMA2}/MODEL_CARD.md ; {_LLAMA2}/llama/model.py (ModelArgs; FFN width "
+           "256 x ceil((2/3 x 4 x 4096) / 256) = 11,008) ; https://arxiv.org/abs/2307.09288",
+    note="Full multi-head attention (GQA only in the 70B). The config gives 6.7B. Not to be taken "
+         "from llama-models' sku_list.py, whose Llama 2 entries carry Llama 3 values (8 KV heads, "
+         "128k vocabulary).",
+    aliases=("llama27b",)))
+_add(Model(
+    name="Llama 2 13B", n_layers=40, d_model=5120, vocab=32000, n_heads=40, n_kv_heads=40,
+    head_dim=128, d_ff=13824, context_length=4096, published_total=13e9,
+    source=f"{_LLAMA2}/MODEL_CARD.md ; {_LLAMA2}/llama/model.py ; "
+           "https://github.com/jax-ml/scaling-book/blob/0819a7d8c55ddc113f5cba0285a5f97380cac1e3/inference.md",
+    note="Full multi-head attention: 40 KV heads of 128, 819 kB of bf16 cache per token. "
+         "scaling-book's worked example. The config gives 13.0B.",
+    aliases=("llama213b",)))
 _add(Model(
     name="Qwen3-235B-A22B", n_layers=94, d_model=4096, vocab=151936, n_heads=64, n_kv_heads=4,
     head_dim=128, n_experts=128, experts_per_token=8, d_expert=1536, context_length=128_000,

@@ -28,20 +28,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .context import attention_flops
-from .errors import non_negative, positive, scalar_or_array
-from .hardware import Hardware, hardware as lookup_hardware
+from .attention import attention_flops
+from .collectives import SCALEOUT_BANDWIDTH, SCALEOUT_SOURCE, layout
+from .collectives import all_to_all_time as _a2a_phase
+from .errors import context_tokens, non_negative, positive, scalar_or_array, whole_number
+from .hardware import hardware as lookup_hardware
+from .kv import kv_bytes_per_token
 from .models import model as lookup_model
 from .roofline import DecodeStep, decode_step, weight_bytes
 from .units import bytes_per_element
-
-#: Scale-out (between scale-up domains) bandwidth per GPU, one direction: one 400 Gb/s NIC per
-#: GPU = 400e9 / 8 = 50e9 bytes/s. NVIDIA DGX H100, H200 and B200 each carry eight single-port
-#: ConnectX-7 adapters (one per GPU) of up to 400 Gb/s InfiniBand/Ethernet.
-SCALEOUT_BANDWIDTH = 400e9 / 8
-SCALEOUT_SOURCE = ("https://docs.nvidia.com/dgx-basepod/reference-architecture-infrastructure-"
-                   "foundation-enterprise-ai/latest/core-components.html (DGX B200 / H200 / H100: "
-                   "'eight single-port NVIDIA ConnectX-7 VPI ... up to 400 Gb/s InfiniBand/Ethernet')")
 
 
 # ---- which weights a step reads -------------------------------------------------------------
@@ -116,13 +111,6 @@ def expert_read_floor(model, hw, dtype: str = "bf16") -> float:
 
 # ---- expert parallelism: the all-to-all ------------------------------------------------------
 
-def _whole(name: str, value) -> np.ndarray:
-    v = positive(name, value)
-    if np.any(v != np.round(v)):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    return v
-
-
 def dispatch_bytes_per_token(model, chips, dtype: str = "bf16"):
     """Bytes one token sends off its chip in ONE MoE layer's dispatch: k (1 - 1/C) d_model b.
 
@@ -132,21 +120,10 @@ def dispatch_bytes_per_token(model, chips, dtype: str = "bf16"):
     in bf16: 8 x 7/8 x 7168 x 2 = 100,352 B.
     """
     m = lookup_model(model)
-    c = _whole("chips", chips)
+    c = np.asarray(whole_number("chips", chips))
     if not m.is_moe:
         return scalar_or_array(np.zeros_like(c))
     return scalar_or_array(m.experts_per_token * (1 - 1 / c) * m.d_model * bytes_per_element(dtype))
-
-
-def _ep_layout(h: Hardware, chips, domain):
-    """(physical chips P, chips per scale-up domain n) for EP over `chips` entries of `h`."""
-    c = _whole("chips", chips)
-    p = c * h.chips  # a rack() entry stands for h.chips physical chips
-    if domain is None:
-        n = float(h.chips if h.chips > 1 else h.scaleup_size)
-    else:
-        n = float(_whole("domain", domain))
-    return p, np.minimum(n, p)
 
 
 def all_to_all_time(model, hw, batch, chips, dispatch_dtype: str = "bf16", combine_dtype: str | None = None,
@@ -168,15 +145,13 @@ def all_to_all_time(model, hw, batch, chips, dispatch_dtype: str = "bf16", combi
     m, h = lookup_model(model), lookup_hardware(hw)
     b = positive("batch", batch)
     sout = float(positive("scaleout_bandwidth", scaleout_bandwidth))
-    p, n = _ep_layout(h, chips, domain)
+    p, n = layout(h, chips, domain)
     if not m.is_moe:
-        return scalar_or_array(np.zeros(np.broadcast_shapes(b.shape, p.shape)))
+        return scalar_or_array(np.zeros(np.broadcast_shapes(np.shape(b), np.shape(p))))
     copies = (b / p) * m.experts_per_token * m.d_model  # numbers sent per chip per phase, before locality
-    up_frac, out_frac = (n - 1) / p, (p - n) / p
     total = 0.0
     for dtype in (dispatch_dtype, combine_dtype or dispatch_dtype):
-        size = copies * bytes_per_element(dtype)
-        total = total + np.maximum(size * up_frac / h.scaleup_bandwidth, size * out_frac / sout)
+        total = total + np.asarray(_a2a_phase(copies * bytes_per_element(dtype), p, n, h.scaleup_bandwidth, sout))
     return scalar_or_array(m.n_moe_layers * total)
 
 
@@ -184,23 +159,20 @@ def all_to_all_time(model, hw, batch, chips, dispatch_dtype: str = "bf16", combi
 
 @dataclass(frozen=True)
 class MoEDecodeStep(DecodeStep):
-    """A `DecodeStep` whose `.weights` reads only the touched experts, plus the all-to-all `.comm`.
+    """A `DecodeStep` whose `.weights` reads only the touched experts and whose `.comm` is the
+    all-to-all of expert parallelism.
 
-    `.time` = max(compute, weights + kv, comm): the three overlap, the largest sets the pace.
-    `.time_without_comm` is the roofline of `decode_step` with the MoE weight term.
+    With overlap='full' (chapter 3's model) the three overlap and the largest sets the pace:
+    `.time` = max(compute, weights + kv, comm). `.time_without_comm` is the step if the
+    all-to-all were free.
     """
-
-    comm: object = 0.0
 
     @property
     def time_without_comm(self):
-        """max(compute, weights + kv): the step if the all-to-all were free."""
-        return scalar_or_array(np.maximum(self.compute, self.memory))
-
-    @property
-    def time(self):
-        """Step time = max(compute, weights + kv, comm)."""
-        return scalar_or_array(np.maximum(self.time_without_comm, self.comm))
+        """The step without its all-to-all: max(compute, weights + kv) in the lecture's ideal."""
+        if self.overlap == "full":
+            return scalar_or_array(np.maximum(np.add(self.compute, self.attention), self.memory))
+        return scalar_or_array(np.add(self.attention_phase, self.matmul_phase))
 
     @property
     def comm_hidden(self):
@@ -208,35 +180,28 @@ class MoEDecodeStep(DecodeStep):
         hid = np.asarray(self.comm) <= np.asarray(self.time_without_comm)
         return hid.item() if hid.ndim == 0 else hid
 
-    @property
-    def bound(self):
-        """'communication' where the all-to-all is the longest part, else 'compute' or 'memory'."""
-        labels = np.array(["memory", "compute", "communication"])
-        idx = np.asarray(self.compute_bound, dtype=np.intp)
-        idx = np.where(np.asarray(self.comm_hidden), idx, 2)
-        out = labels[idx]
-        return out.item() if out.ndim == 0 else out
 
-
-def moe_decode_step(model, hw, batch, context, chips=1, dtype: str = "bf16", kv_dtype: str = "bf16",
+def moe_decode_step(model, hw, batch, context, chips=1, *, dtype: str = "bf16", kv_dtype: str = "bf16",
                     dispatch_dtype: str = "bf16", combine_dtype: str | None = None, domain=None,
-                    scaleout_bandwidth: float = SCALEOUT_BANDWIDTH) -> MoEDecodeStep:
+                    scaleout_bandwidth: float = SCALEOUT_BANDWIDTH, overlap: str = "full") -> MoEDecodeStep:
     """`decode_step` for a mixture of experts, with expert parallelism over `chips` chips.
 
     compute and kv as in `decode_step`; weights = moe_weight_bytes_read(B) / (C W), so the
     latency floor at batch 1 is the read of the active weights, not of all of them; comm =
-    `all_to_all_time` (0 on one chip). Arguments broadcast like `decode_step`'s.
+    `all_to_all_time` (0 on one chip), in place of tensor parallelism's all-reduces. Chapter 3
+    works in the lecture's ideal (overlap='full'). Arguments broadcast like `decode_step`'s.
     """
     m, h = lookup_model(model), lookup_hardware(hw)
-    base = decode_step(m, h, batch, context, chips, dtype, kv_dtype)
+    base = decode_step(m, h, batch, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap=overlap)
     c = np.asarray(base.chips)
     weights = np.asarray(moe_weight_bytes_read(m, base.batch, dtype)) / (c * h.hbm_bandwidth)
     comm = all_to_all_time(m, h, base.batch, base.chips, dispatch_dtype, combine_dtype, domain,
                            scaleout_bandwidth)
     shape = np.shape(base.compute)
-    return MoEDecodeStep(compute=base.compute, weights=scalar_or_array(np.broadcast_to(weights, shape)),
-                         kv=base.kv, batch=base.batch, context=base.context, chips=base.chips,
-                         comm=scalar_or_array(np.broadcast_to(comm, shape) * np.ones(shape)))
+    fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
+    fields.update(weights=scalar_or_array(np.broadcast_to(weights, shape)),
+                  comm=scalar_or_array(np.broadcast_to(comm, shape) * np.ones(shape)))
+    return MoEDecodeStep(**fields)
 
 
 def comm_exposed_batch(model, hw, context, chips, dtype: str = "bf16", kv_dtype: str = "bf16",
@@ -252,8 +217,9 @@ def comm_exposed_batch(model, hw, context, chips, dtype: str = "bf16", kv_dtype:
     """
     m, h = lookup_model(model), lookup_hardware(hw)
     s = non_negative("context", context)
-    one = moe_decode_step(m, h, np.ones_like(s), s, chips, dtype, kv_dtype, dispatch_dtype,
-                          combine_dtype, domain, scaleout_bandwidth)
+    one = moe_decode_step(m, h, np.ones_like(s), s, chips, dtype=dtype, kv_dtype=kv_dtype,
+                          dispatch_dtype=dispatch_dtype, combine_dtype=combine_dtype, domain=domain,
+                          scaleout_bandwidth=scaleout_bandwidth)
     comm1, compute1, kv1 = (np.asarray(x, dtype=float) for x in (one.comm, one.compute, one.kv))
     if not m.is_moe:
         return scalar_or_array(np.full(np.shape(comm1), np.inf))
@@ -288,14 +254,9 @@ def chips_needed(model, hw, batch=0, context=0, dtype: str = "bf16", kv_dtype: s
     fragmentation are ignored, so real deployments need a little more. DeepSeek-V3 in fp8 on
     H100 (80 GB): ceil(671.0 GB / 80 GB) = 9 chips, one more than an 8-GPU server has.
     """
-    from .kv import kv_bytes_per_token
-
     m, h = lookup_model(model), lookup_hardware(hw)
     b = non_negative("batch", batch)
-    s = non_negative("context", context)
-    if np.any(s > m.context_length):
-        raise ValueError(f"context must be <= {m.name}'s context length of {m.context_length:,} "
-                         f"tokens, got {s.max():,.0f}")
+    s = context_tokens(m, context)
     kv = b * s * kv_bytes_per_token(m, np.maximum(s, 1), kv_dtype)
     need = np.ceil((weight_bytes(m, dtype) + kv) / h.hbm_capacity).astype(np.int64)
     return need.item() if need.ndim == 0 else need
@@ -315,7 +276,7 @@ def tp_comm_ratio(model, hw, tp, dtype: str = "bf16", width=None):
     DeepSeek-V3 expert (f = 2048) on 8 x H100, bf16: 7 x 2 x 989.4e12 / (3 x 2048 x 450e9) = 5.0.
     """
     m, h = lookup_model(model), lookup_hardware(hw)
-    t = _whole("tp", tp)
+    t = np.asarray(whole_number("tp", tp))
     f = positive("width", width if width is not None else (m.d_expert if m.is_moe else m.d_ff))
     return scalar_or_array((t - 1) * bytes_per_element(dtype) * h.flops_for(dtype)
                            / (3 * f * h.scaleup_bandwidth))

@@ -35,24 +35,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import non_negative, positive, scalar_or_array
+from .collectives import HOP_LATENCY as LINK_LATENCY, SCALEOUT_BANDWIDTH as NIC_BANDWIDTH, hop_time  # noqa: F401
+from .errors import context_tokens, non_negative, positive, scalar_or_array, whole_number
 from .hardware import Hardware, hardware as lookup_hardware, rack
 from .kv import kv_bytes_per_token
 from .models import Model, model as lookup_model
-from .roofline import DecodeStep, _check_context, decode_step, max_batch, optimal_batch, weight_bytes
+from .roofline import DecodeStep, decode_step, max_batch, optimal_batch, weight_bytes
 from .units import bytes_per_element
 
-#: Scale-out bandwidth per GPU, one direction: one 400 Gb/s ConnectX-7 NIC per GPU in a DGX/HGX H100
-#: node ("8 400Gbps CX7 NICs (one per GPU)"; InfiniBand NDR, 50 GB/s full-duplex), from
-#: https://github.com/jax-ml/scaling-book/blob/1a55377affc9ee8f10b549f689ad57e813623a7e/gpus.md
-#: ("Beyond the node level"). 400e9 bits/s / 8 = 50e9 bytes/s.
-NIC_BANDWIDTH = 400e9 / 8
-
-#: Fixed cost of one hop between racks, in seconds. An ASSUMPTION of a few microseconds: NCCL's own
-#: cost model charges a network hop 2.7 to 9.6 us on top of a 3.6 to 8.4 us base latency,
-#: https://github.com/NVIDIA/nccl/blob/01afd20a77b5804e0ecf1042509dd9d20ebf9e93/src/graph/tuning.cc
-#: (arrays baseLat and hwLat[NET]).
-LINK_LATENCY = 5e-6
+# Scale-out bandwidth (NIC_BANDWIDTH) and hop latency (LINK_LATENCY) are `collectives`' constants.
 
 #: Bytes sent back from the last stage to the first per sequence: one sampled token id (int32).
 TOKEN_ID_BYTES = 4
@@ -67,22 +58,13 @@ ACTIVATION_BYTES_PER_D = 34.0
 
 # ---- validation ------------------------------------------------------------------------------------
 def _whole(name: str, value, low: int = 1, high: int | None = None) -> np.ndarray:
-    """`value` as a float array of whole numbers in [low, high]; ValueError naming `name` otherwise."""
-    arr = positive(name, value) if low >= 1 else non_negative(name, value)
-    if np.any(arr != np.round(arr)):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    if np.any(arr < low):
-        raise ValueError(f"{name} must be >= {low}, got {arr.min():g}")
-    if high is not None and np.any(arr > high):
-        raise ValueError(f"{name} must be <= {high}, got {arr.max():g}")
-    return arr
+    """`value` as a float array of whole numbers in [low, high] (`errors.whole_number`)."""
+    return np.asarray(whole_number(name, value, low, high), dtype=float)
 
 
 def _stages(m: Model, stages) -> np.ndarray:
     """Stages: whole numbers from 1 to the model's layer count (a stage holds at least one layer)."""
-    p = positive("stages", stages)
-    if np.any(p != np.round(p)):
-        raise ValueError(f"stages must be a whole number, got {stages!r}")
+    p = _whole("stages", stages)
     if np.any(p > m.n_layers):
         raise ValueError(f"stages must be <= {m.name}'s {m.n_layers} layers (a stage holds at "
                          f"least one layer), got {p.max():g}")
@@ -151,7 +133,7 @@ def stage_memory(model, hw, stages, batch, context, chips_per_stage=None, in_fli
     stage.flops_for(dtype)  # the chip must support the weight format
     p = _stages(m, stages)
     b = positive("batch", batch)
-    s = _check_context(m, context)
+    s = context_tokens(m, context)
     n = p if in_flight is None else _whole("in_flight", in_flight)
     c = stage.chips
     weights = weight_bytes(m, dtype) / (p * c)
@@ -173,7 +155,7 @@ def kv_crossover_stages(model, batch, context, dtype: str = "bf16", kv_dtype: st
     """
     m = lookup_model(model)
     b = positive("batch", batch)
-    s = positive("context", _check_context(m, context))
+    s = positive("context", context_tokens(m, context))
     return scalar_or_array(weight_bytes(m, dtype) / (b * s * kv_bytes_per_token(m, s, kv_dtype)))
 
 
@@ -201,7 +183,7 @@ def kv_batch_ceiling(model, hw, context, chips_per_stage=None, kv_dtype: str = "
     """
     m = lookup_model(model)
     stage = stage_hardware(hw, chips_per_stage)
-    s = positive("context", _check_context(m, context))
+    s = positive("context", context_tokens(m, context))
     return scalar_or_array(stage.hbm_capacity / (s * kv_bytes_per_token(m, s, kv_dtype)))
 
 
@@ -217,7 +199,7 @@ def min_stages(model, hw, batch=0, context=0, chips_per_stage=None, dtype: str =
     stage = stage_hardware(hw, chips_per_stage)
     stage.flops_for(dtype)
     b = non_negative("batch", batch)
-    s = _check_context(m, context)
+    s = context_tokens(m, context)
     kv = b * s * kv_bytes_per_token(m, s, kv_dtype)
     free = stage.hbm_capacity - kv
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -231,19 +213,6 @@ def activation_bytes(model, batch, dtype: str = "bf16"):
     """Bytes handed from one stage to the next per decode step: B x d_model x bytes (the residual)."""
     m = lookup_model(model)
     return scalar_or_array(positive("batch", batch) * m.d_model * bytes_per_element(dtype))
-
-
-def hop_time(nbytes, bandwidth=NIC_BANDWIDTH, latency=LINK_LATENCY, links=1):
-    """Seconds to move `nbytes` between racks: latency + nbytes / (links x bandwidth).
-
-    `links` NICs share the transfer (each GPU of a stage sends its part through its own NIC).
-    Example: 64 sequences x 16384 x 2 B = 2.1 MB over 8 x 50 GB/s: 5 us + 5.2 us = 10.2 us.
-    """
-    n = non_negative("nbytes", nbytes)
-    bw = positive("bandwidth", bandwidth)
-    lat = non_negative("latency", latency)
-    k = positive("links", links)
-    return scalar_or_array(lat + n / (k * bw))
 
 
 @dataclass(frozen=True)
@@ -305,7 +274,7 @@ def pipeline_decode(model, hw, batch, context, stages, chips_per_stage=None, in_
     p = _stages(m, stages)
     n = p if in_flight is None else _whole("in_flight", in_flight)
     k = st.chips if links is None else links
-    step = decode_step(m, st, batch, context, chips=1, dtype=dtype, kv_dtype=kv_dtype)
+    step = decode_step(m, st, batch, context, chips=1, dtype=dtype, kv_dtype=kv_dtype, overlap="full")
     hop = hop_time(activation_bytes(m, batch, dtype), bandwidth, latency, k)
     back = hop_time(positive("batch", batch) * TOKEN_ID_BYTES, bandwidth, latency, k)
     return PipelineDecode(step=step, stage=scalar_or_array(np.asarray(step.time) / p), hop=hop,

@@ -334,7 +334,7 @@ def batch_for_mfu(model, hw, mfu, context, chips=1, dtype: str = "bf16", kv_dtyp
     u = positive("mfu", mfu)
     if np.any(u > 1):
         raise ValueError(f"mfu must be <= 1, got {np.max(u):g}")
-    one = decode_step(model, hw, 1.0, context, chips, dtype, kv_dtype)
+    one = decode_step(model, hw, 1.0, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap="full")
     c, w, k = np.asarray(one.compute), np.asarray(one.weights), np.asarray(one.kv)
     room = c - u * k
     if np.any(room <= 0):
@@ -380,9 +380,9 @@ def fast_mode(model, hw, batch, context, speedup, chips=1, dtype: str = "bf16", 
     s = positive("speedup", speedup)
     if np.any(s < 1):
         raise ValueError(f"speedup must be >= 1, got {np.min(s):g}")
-    t_normal = np.asarray(decode_step(model, hw, batch, context, chips, dtype, kv_dtype).time)
+    t_normal = np.asarray(decode_step(model, hw, batch, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap="full").time)
     t_fast = t_normal / s
-    b_fast = np.asarray(batch_for_step_time(model, hw, t_fast, context, chips, dtype, kv_dtype))
+    b_fast = np.asarray(batch_for_step_time(model, hw, t_fast, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap="full"))
     return FastMode(normal_batch=scalar_or_array(positive("batch", batch)), fast_batch=scalar_or_array(b_fast),
                     speedup=scalar_or_array(s), normal_time=scalar_or_array(t_normal),
                     fast_time=scalar_or_array(t_fast))
@@ -404,8 +404,8 @@ def normal_batch_for_fast_mode(model, hw, context, speedup, price_multiple, chip
     r = float(positive("price_multiple", price_multiple))
     if s <= 1 or r <= 1:
         raise ValueError(f"speedup and price_multiple must both be > 1, got {s:g} and {r:g}")
-    floor = float(np.asarray(decode_step(model, hw, 1.0, context, chips, dtype, kv_dtype).weights))
-    lo = float(batch_for_step_time(model, hw, s * floor, context, chips, dtype, kv_dtype))
+    floor = float(np.asarray(decode_step(model, hw, 1.0, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap="full").weights))
+    lo = float(batch_for_step_time(model, hw, s * floor, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap="full"))
     if not math.isfinite(lo) or lo <= 0:
         raise ValueError("no standard batch is slow enough for this speedup at this context")
     hi = lo * 1e6

@@ -218,7 +218,7 @@ def decode_bound(model, hw, context, chips=1, dtype: str = "bf16", kv_dtype: str
                              "no batch of even one sequence fits in HBM")
     else:
         b = positive("batch", batch)
-    step = decode_step(m, h, b, context, chips=chips, dtype=dtype, kv_dtype=kv_dtype)
+    step = decode_step(m, h, b, context, chips=chips, dtype=dtype, kv_dtype=kv_dtype, overlap="full")
     compute = np.asarray(step.compute) * t
     if attention:
         rate = h.flops.get(kv_dtype, h.flops_for(dtype))
@@ -229,7 +229,8 @@ def decode_bound(model, hw, context, chips=1, dtype: str = "bf16", kv_dtype: str
             raise ValueError(f"input_tokens must be >= 0, got {input_tokens!r}")
         compute = compute * (1.0 + i / float(positive("output_tokens", output_tokens)))
     return DecodeBound(batch=scalar_or_array(b), compute=scalar_or_array(compute), weights=step.weights,
-                       kv=step.kv, context=step.context, chips=chips, tokens_per_step=t)
+                       kv=step.kv, context=step.context, chips=chips, tokens_per_step=t,
+                       overlap="full")
 
 
 def compute_ceiling(model, hw, chips=1, dtype: str = "bf16"):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import as_array, positive, non_negative, scalar_or_array
+from .errors import as_array, fraction, non_negative, positive, scalar_or_array
 from .hardware import hardware as lookup_hardware
 from .models import Model, model as lookup_model
 from .units import HOUR
@@ -108,13 +108,6 @@ def linear_layer_flops(tokens, d_in, d_out) -> LinearLayerFlops:
 
 
 # ---- time and efficiency on a cluster ---------------------------------------------------------
-def _mfu(name, value):
-    m = positive(name, value)
-    if np.any(m > 1):
-        raise ValueError(f"{name} must be a fraction in (0, 1], got {m.max():g}")
-    return m
-
-
 def training_time(params, tokens, hw, chips, mfu, dtype: str = "bf16"):
     """Wall-clock seconds to train: t = 6 N D / (chips x F x MFU).
 
@@ -126,7 +119,7 @@ def training_time(params, tokens, hw, chips, mfu, dtype: str = "bf16"):
     flops = training_flops(params, tokens)
     c = positive("chips", chips)
     f = lookup_hardware(hw).flops_for(dtype)
-    return scalar_or_array(np.asarray(flops) / (c * f * _mfu("mfu", mfu)))
+    return scalar_or_array(np.asarray(flops) / (c * f * fraction("mfu", mfu)))
 
 
 def training_chip_hours(params, tokens, hw, mfu, dtype: str = "bf16"):
@@ -294,9 +287,9 @@ class Lifetime:
 
 
 def _serving_mfus(train_mfu, decode_mfu, prefill_mfu):
-    mt = _mfu("train_mfu", train_mfu)
-    md = _mfu("decode_mfu", decode_mfu)
-    mp = mt if prefill_mfu is None else _mfu("prefill_mfu", prefill_mfu)
+    mt = fraction("train_mfu", train_mfu)
+    md = fraction("decode_mfu", decode_mfu)
+    mp = mt if prefill_mfu is None else fraction("prefill_mfu", prefill_mfu)
     return mt, md, mp
 
 

@@ -1,4 +1,4 @@
-"""Units, precisions and display helpers.
+"""Units and display helpers (number formats: `formats`).
 
 rooflib computes in SI units only: seconds, bytes, FLOP, FLOP/s, bytes/s, dollars. The helpers
 here turn those numbers into text for people ("23.9 ms", "70.3 kB") and are never used in
@@ -8,24 +8,13 @@ from __future__ import annotations
 
 import math
 
-from .errors import normalise
-
-#: Bytes per element for each number format the course uses.
-BYTES_PER_ELEMENT = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "fp4": 0.5}
+from .formats import BYTES_PER_ELEMENT, bytes_per_element  # noqa: F401  (re-exported: formats live in formats.py)
 
 GB = 1e9
 GiB = 2.0**30
 TB = 1e12
 HOUR = 3600.0
 MILLION = 1e6
-
-
-def bytes_per_element(dtype: str) -> float:
-    """Bytes one number occupies in `dtype` ('bf16' -> 2, 'fp8' -> 1, 'fp4' -> 0.5)."""
-    key = normalise(dtype)
-    if key not in BYTES_PER_ELEMENT:
-        raise ValueError(f"dtype must be one of {', '.join(BYTES_PER_ELEMENT)}; got {dtype!r}")
-    return BYTES_PER_ELEMENT[key]
 
 
 _PREFIXES = [(1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")]

@@ -63,10 +63,10 @@ def test_goldilocks_is_where_kv_slope_meets_compute_slope():
     for name, chip in [("Llama 3.1 70B", "H100"), ("DeepSeek-V3", "H800"), ("gpt-oss-120b", "B200"),
                        ("Gemma 3 27B", "MI300X")]:
         s = cx.goldilocks_context(name, chip)
-        step = rl.decode_step(name, chip, 1e9, s)          # huge batch: weights negligible
+        step = rl.decode_step(name, chip, 1e9, s, overlap="full")          # huge batch: weights negligible
         assert step.kv == pytest.approx(step.compute, rel=1e-6)
-        assert rl.decode_step(name, chip, 1e9, 0.98 * s).bound == "compute"
-        assert rl.decode_step(name, chip, 1e9, 1.02 * s).bound == "memory"
+        assert rl.decode_step(name, chip, 1e9, 0.98 * s, overlap="full").bound == "compute"
+        assert rl.decode_step(name, chip, 1e9, 1.02 * s, overlap="full").bound == "memory"
 
 
 def test_goldilocks_equals_recompute_to_read_ratio_for_full_attention():
@@ -125,13 +125,13 @@ def test_mfu_ceiling_is_goldilocks_over_context():
        st.floats(0, 1))
 def test_mfu_never_beats_its_ceiling(m, h, b, f):
     s = f * rl.model(m).context_length
-    assert rl.decode_step(m, h, b, s).mfu <= cx.mfu_ceiling(m, h, s) * (1 + 1e-9)
+    assert rl.decode_step(m, h, b, s, overlap="full").mfu <= cx.mfu_ceiling(m, h, s) * (1 + 1e-9)
 
 
 def test_doubling_context_past_goldilocks_at_fixed_batch():
     s_star = cx.goldilocks_context(LLAMA70, "H100")
     b = 512
-    at, twice = (rl.decode_step(LLAMA70, "H100", b, s, chips=8) for s in (s_star, 2 * s_star))
+    at, twice = (rl.decode_step(LLAMA70, "H100", b, s, chips=8, overlap="full") for s in (s_star, 2 * s_star))
     c, w = at.compute, at.weights
     assert at.mfu == pytest.approx(c / (w + c))             # kv = compute at S*
     assert twice.mfu == pytest.approx(c / (w + 2 * c))      # kv doubles
@@ -144,7 +144,7 @@ def test_crossover_context():
     assert s[0] == 0.0                                      # below the optimal batch (~300)
     assert np.all(np.diff(s) > 0) and np.all(s < cx.goldilocks_context(LLAMA70, "H100"))
     for bi, si in zip(b[1:], s[1:]):
-        step = rl.decode_step(LLAMA70, "H100", bi, si, chips=8)
+        step = rl.decode_step(LLAMA70, "H100", bi, si, chips=8, overlap="full")
         assert step.compute == pytest.approx(step.memory)
     # by hand: kv(S) = 2 N_a / I* - N_t b_w / B
     by_hand = (2 * LLAMA70.active_params / I_H100 - 2 * LLAMA70.total_params / 1000) / 327_680
@@ -155,7 +155,7 @@ def test_compute_bound_batch():
     assert cx.compute_bound_batch(LLAMA70, "H100", 0) == pytest.approx(rl.optimal_batch(LLAMA70, "H100"))
     for s in (500, 1000, 1400):
         b = cx.compute_bound_batch(LLAMA70, "H100", s)
-        step = rl.decode_step(LLAMA70, "H100", b, s)
+        step = rl.decode_step(LLAMA70, "H100", b, s, overlap="full")
         assert step.compute == pytest.approx(step.memory)
     assert cx.compute_bound_batch(LLAMA70, "H100", 1500) == np.inf
 
@@ -198,7 +198,7 @@ def test_recompute_flops():
 
 
 def test_prefill_step_by_hand():
-    p = cx.prefill_step(LLAMA70, "H100", 4096, batch=2, chips=8)
+    p = cx.prefill_step(LLAMA70, "H100", 4096, batch=2, chips=8, overlap="full")
     assert p.compute == pytest.approx(2 * 2 * 4096 * LLAMA70.active_params / (8 * H100_F))
     assert p.weights == pytest.approx(2 * LLAMA70.total_params / (8 * H100_W))
     assert p.kv == pytest.approx(2 * 4096 * 327_680 / (8 * H100_W))
@@ -295,8 +295,8 @@ def test_topk_reads():
     assert np.allclose(reads, np.minimum(s, 2048) * 70_272 + s * idx)
     assert reads[0] > rl.kv_bytes(DSV3, 1000)                  # short context: the index only adds
     assert reads[2] < rl.kv_bytes(DSV3, s[2]) / 7              # 128k tokens: 7.7x fewer bytes read
-    step = cx.topk_decode_step(DSV3, "H800", 64, s, 2048, idx, chips=16)
-    dense = rl.decode_step(DSV3, "H800", 64, s, chips=16)
+    step = cx.topk_decode_step(DSV3, "H800", 64, s, 2048, idx, chips=16, overlap="full")
+    dense = rl.decode_step(DSV3, "H800", 64, s, chips=16, overlap="full")
     assert np.allclose(step.compute, dense.compute) and np.allclose(step.weights, dense.weights)
     assert step.kv[2] < dense.kv[2] / 7
     with pytest.raises(ValueError, match="top_k"):
@@ -314,7 +314,7 @@ def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="batch"):
         cx.crossover_context(LLAMA70, "H100", 0)
     with pytest.raises(ValueError, match="prompt"):
-        cx.prefill_step(LLAMA70, "H100", 0)
+        cx.prefill_step(LLAMA70, "H100", 0, overlap="full")
     with pytest.raises(ValueError, match="kv_bytes_per_sequence"):
         cx.context_for_kv_bytes(LLAMA70, -5)
     with pytest.raises(ValueError, match="fp4"):

@@ -17,7 +17,7 @@ def test_step_without_cache_is_a_big_batch_of_compute():
     t = mt.step_time_without_cache("Llama 3.1 70B", "H100", 64, 4096, chips=8)
     hand = 2 * rl.model("Llama 3.1 70B").active_params * 64 * 4097 / (8 * 989.4e12)
     assert t == pytest.approx(hand)
-    assert t > 100 * rl.decode_step("Llama 3.1 70B", "H100", 64, 4096, chips=8).time
+    assert t > 100 * rl.decode_step("Llama 3.1 70B", "H100", 64, 4096, chips=8, overlap="full").time
 
 
 @settings(max_examples=60, deadline=None)
@@ -26,7 +26,7 @@ def test_step_without_cache_is_a_big_batch_of_compute():
 def test_dropping_the_cache_only_helps_while_flops_are_idle(m, h, b, f):
     s = f * min(rl.model(m).context_length, 32_768)
     t_free = mt.step_time_without_cache(m, h, b, s)
-    step = rl.decode_step(m, h, b, s)
+    step = rl.decode_step(m, h, b, s, overlap="full")
     # Never faster than the step's own compute or weight reads...
     assert t_free >= max(step.compute, step.weights) * (1 - 1e-12)
     # ... and slower than the cached step whenever the recompute outgrows the memory time.
@@ -40,7 +40,7 @@ def test_recompute_hides_under_weight_reads_up_to_about_the_optimal_batch():
     m, h = "DeepSeek-V3", "B200"
     b_star = rl.optimal_batch(m, h)
     short, long_ = mt.step_time_without_cache(m, h, 1, np.array([0.5 * b_star, 2 * b_star]))
-    weights = rl.decode_step(m, h, 1, 0).weights
+    weights = rl.decode_step(m, h, 1, 0, overlap="full").weights
     assert short == pytest.approx(weights)
     assert long_ > 1.9 * weights
 

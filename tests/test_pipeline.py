@@ -235,7 +235,7 @@ def test_hop_time_by_hand():
 
 def test_one_stage_is_plain_decode():
     d = pl.pipeline_decode("Llama 3.1 70B", "H100", 64, 4096, stages=1)
-    step = rl.decode_step("Llama 3.1 70B", "H100", 64, 4096, chips=8)
+    step = rl.decode_step("Llama 3.1 70B", "H100", 64, 4096, chips=8, overlap="full")
     assert d.hops == 0
     assert d.token_latency == pytest.approx(step.time)
     assert d.tokens_per_second == pytest.approx(step.tokens_per_second)
@@ -244,7 +244,7 @@ def test_one_stage_is_plain_decode():
 def test_pipelined_decode_by_hand():
     P, B, S = 4, 64, 8192
     d = pl.pipeline_decode("Llama 3.1 405B", "H100", B, S, stages=P)
-    step = rl.decode_step("Llama 3.1 405B", "H100", B, S, chips=8)   # the whole model on one stage's chips
+    step = rl.decode_step("Llama 3.1 405B", "H100", B, S, chips=8, overlap="full")   # the whole model on one stage's chips
     hop = 5e-6 + B * 16384 * 2 / (8 * 50e9)
     back = 5e-6 + B * 4 / (8 * 50e9)
     assert d.stage == pytest.approx(step.time / P)

@@ -120,7 +120,7 @@ def test_implied_decode_mfu_by_hand():
 def test_batch_for_mfu_round_trip_and_by_hand():
     m, s, c = "Llama 3.1 70B", 4096, 8
     b = pr.batch_for_mfu(m, "H100", 0.2, s, chips=c)
-    assert rl.decode_step(m, "H100", b, s, chips=c).mfu == pytest.approx(0.2)
+    assert rl.decode_step(m, "H100", b, s, chips=c, overlap="full").mfu == pytest.approx(0.2)
     # by hand: B = u w / (c1 - u k1), per-sequence times on 8 H100
     mm = rl.model(m)
     c1 = 2 * mm.active_params / (c * H100_F)
@@ -138,7 +138,7 @@ def test_fast_mode_by_hand():
     m, s, c = "Llama 3.1 70B", 4096, 8
     f = pr.fast_mode(m, "H100", 300, s, 2.5, chips=c)
     assert f.fast_time == pytest.approx(f.normal_time / 2.5)
-    assert rl.decode_step(m, "H100", f.fast_batch, s, chips=c).time == pytest.approx(f.fast_time)
+    assert rl.decode_step(m, "H100", f.fast_batch, s, chips=c, overlap="full").time == pytest.approx(f.fast_time)
     assert f.cost_multiple == pytest.approx(300 / f.fast_batch / 2.5)
     assert f.cost_multiple >= 1
     # too small a standard batch: nothing runs 2.5x faster than the weight-read floor allows
@@ -260,11 +260,11 @@ def test_break_even_falls_as_the_tier_gets_dearer(m, k1, k2):
 def test_batch_for_mfu_round_trips_below_the_ceiling(m, frac, f):
     mm = rl.model(m)
     s = f * mm.context_length
-    one = rl.decode_step(mm, "H100", 1, s, chips=8)
+    one = rl.decode_step(mm, "H100", 1, s, chips=8, overlap="full")
     ceiling = min(1.0, one.compute / one.kv) if one.kv > 0 else 1.0
     u = frac * ceiling
     b = pr.batch_for_mfu(mm, "H100", u, s, chips=8)
-    assert rl.decode_step(mm, "H100", b, s, chips=8).mfu == pytest.approx(u, rel=1e-6)
+    assert rl.decode_step(mm, "H100", b, s, chips=8, overlap="full").mfu == pytest.approx(u, rel=1e-6)
 
 
 # ---- explorers ---------------------------------------------------------------------------------

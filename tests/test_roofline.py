@@ -10,13 +10,19 @@ H100_F, H100_W, H100_M = 989.4e12, 3.35e12, 80e9  # scaling-book gpus.md; nvidia
 def test_decode_step_by_hand():
     m = rl.model("Llama 3.1 70B")
     b, s, c = 64, 4096, 4
-    step = rl.decode_step(m, "H100", b, s, chips=c)
+    step = rl.decode_step(m, "H100", b, s, chips=c, overlap="full")   # the lecture's ideal
     assert step.compute == pytest.approx(2 * b * m.active_params / (c * H100_F))
     assert step.weights == pytest.approx(m.total_params * 2 / (c * H100_W))
     assert step.kv == pytest.approx(b * s * 327_680 / (c * H100_W))
     assert step.time == pytest.approx(max(step.compute, step.weights + step.kv))
+    assert step.attention == 0 and step.comm == 0      # the ideal counts neither
     assert step.bound == "memory"
     assert step.tokens_per_second == pytest.approx(b / step.time)
+    # per phase (the default): the same four terms, attention's FLOPs and the all-reduces added
+    phased = rl.decode_step(m, "H100", b, s, chips=c)
+    attention = b * 4 * 64 * 128 * 80 * s / (c * H100_F)     # 4 n_h d_h FLOPs per cached token per layer
+    assert phased.attention == pytest.approx(attention)
+    assert phased.time == pytest.approx(max(attention, step.kv) + max(step.compute, step.weights) + phased.comm)
 
 
 def test_memory_terms_add_not_max():

@@ -47,19 +47,19 @@ def test_batch_for_step_time_inverts_decode_step():
     m, h = "Llama 3.1 70B", "H100"
     for ctx in (0, 4096):
         for b in (300, 1000, 3000):
-            t = rl.decode_step(m, h, b, ctx, chips=8).time
-            assert batch_for_step_time(m, h, t, ctx, chips=8) == pytest.approx(b, rel=1e-9)
+            t = rl.decode_step(m, h, b, ctx, chips=8, overlap="full").time
+            assert batch_for_step_time(m, h, t, ctx, chips=8, overlap="full") == pytest.approx(b, rel=1e-9)
     # faster than the weights can be read: no batch at all
-    floor = rl.decode_step(m, h, 1, 0, chips=8).weights
-    assert batch_for_step_time(m, h, floor / 2, 0, chips=8) == 0.0
+    floor = rl.decode_step(m, h, 1, 0, chips=8, overlap="full").weights
+    assert batch_for_step_time(m, h, floor / 2, 0, chips=8, overlap="full") == 0.0
     with pytest.raises(ValueError, match="step_time"):
-        batch_for_step_time(m, h, 0, 0)
+        batch_for_step_time(m, h, 0, 0, overlap="full")
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(sorted(rl.MODELS)), st.sampled_from(sorted(rl.CHIPS)), st.floats(1e-4, 10), st.floats(0, 1))
 def test_batch_for_step_time_respects_the_limit(m, h, t, f):
     ctx = f * rl.model(m).context_length
-    b = batch_for_step_time(m, h, t, ctx, chips=8)
+    b = batch_for_step_time(m, h, t, ctx, chips=8, overlap="full")
     if b > 0 and np.isfinite(b):
-        assert rl.decode_step(m, h, b, ctx, chips=8).time <= t * (1 + 1e-9)
+        assert rl.decode_step(m, h, b, ctx, chips=8, overlap="full").time <= t * (1 + 1e-9)

@@ -265,7 +265,7 @@ def test_resize_layers():
     per_layer = rl.kv_bytes_per_token(m) / m.n_layers
     assert rl.kv_bytes_per_token(twin) == pytest.approx(per_layer * twin.n_layers)
     # a bigger model costs more per token on the same chips
-    cost = [rl.cost_per_token(x, "H100", 64, 4096, 2.0, chips=8) for x in (m, twin)]
+    cost = [rl.cost_per_token(x, "H100", 64, 4096, 2.0, chips=8, overlap="full") for x in (m, twin)]
     assert cost[1] / cost[0] == pytest.approx(twin.total_params / m.total_params, rel=0.05)
     with pytest.raises(ValueError, match="sliding-window"):
         tr.resize_layers("Gemma 3 27B", 50e9)

@@ -114,7 +114,7 @@ class KVLatencyExplorer(Explorer):
         if s_fit <= 0:
             return head + "<br><b>The weights alone do not fit</b>: add chips or use fp8."
         s_max = min(s_fit, m.context_length)
-        last = rf.decode_step(m, h, batch, s_max, chips, dtype, kv_dtype)
+        last = rf.decode_step(m, h, batch, s_max, chips, dtype=dtype, kv_dtype=kv_dtype)
         return head + (f"<br>The batch fits up to <b>{_tokens(s_max)}</b> of context"
                        f"{' (the model’s limit)' if s_max == m.context_length else ''}; there a step takes "
                        f"<b>{fmt_time(last.time)}</b> at <b>{last.mfu:.0%}</b> MFU.")
@@ -236,11 +236,11 @@ class KVCapacityExplorer(Explorer):
     def draw(self, chip, model_name, chips, dtype="bf16", kv_dtype="bf16"):
         m, h = model(model_name), hardware(chip)
         ctx = _contexts(m)
-        b_max = rf.max_batch(m, h, ctx, chips, dtype, kv_dtype)
+        b_max = rf.max_batch(m, h, ctx, chips, dtype=dtype, kv_dtype=kv_dtype)
         fits = b_max >= 1
         self.fits.set_data(ctx[fits], b_max[fits])
         if m.n_window_layers:
-            full = rf.max_batch(_without_windows(m), h, ctx, chips, dtype, kv_dtype)
+            full = rf.max_batch(_without_windows(m), h, ctx, chips, dtype=dtype, kv_dtype=kv_dtype)
             ok = full >= 1
             self.full.set_data(ctx[ok], full[ok])
         else:
@@ -254,13 +254,13 @@ class KVCapacityExplorer(Explorer):
         for v in self.gold:
             _set_vline(v, s_star)
         if fits.any():
-            step = rf.decode_step(m, h, b_max[fits], ctx[fits], chips, dtype, kv_dtype)
+            step = rf.decode_step(m, h, b_max[fits], ctx[fits], chips, dtype=dtype, kv_dtype=kv_dtype)
             self.tput.set_data(ctx[fits], step.tokens_per_second)
         else:
             self.tput.set_data([], [])
         fit_opt = b_max >= b_opt
         if fit_opt.any():
-            step = rf.decode_step(m, h, b_opt, ctx[fit_opt], chips, dtype, kv_dtype)
+            step = rf.decode_step(m, h, b_opt, ctx[fit_opt], chips, dtype=dtype, kv_dtype=kv_dtype)
             self.tput_opt.set_data(ctx[fit_opt], np.broadcast_to(step.tokens_per_second, ctx[fit_opt].shape))
         else:
             self.tput_opt.set_data([], [])

@@ -228,7 +228,7 @@ class DecodeLatencyExplorer(Explorer):
         self.lat.set_data(p, d.token_latency)
         self.work.set_data(p, work)
         self.hops.set_data(p, np.where(p > 1, d.hops, np.nan))
-        big = decode_step(m, h, p * batch, context, chips=p * units)
+        big = decode_step(m, h, p * batch, context, chips=p * units, overlap="full")
         self.big.set_data(p, big.time)
         self.rate.set_data(p, d.tokens_per_second / (p * c))
         self.rate1.set_data(p, d1.tokens_per_second / (p * c))
