@@ -58,8 +58,8 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall only when the pins or the package metadata change.
-$(STAMP): requirements.txt constraints.txt pyproject.toml | $(PY)
-	$(PY) -m pip install -r requirements.txt
+$(STAMP): requirements.txt requirements-test.txt constraints.txt pyproject.toml | $(PY)
+	$(PY) -m pip install -r requirements.txt -r requirements-test.txt
 	touch $@
 
 # Voila is only needed for the explorers app (make explore, make test-explore): not in the base install.

@@ -3,7 +3,8 @@
     grade(ask(find("01-optimal-batch")), "5.4k")     # Grade(correct=True, outcome='good', ...)
 
 What a learner types is only read as a number, never evaluated, and `grade` never raises: the drill
-must survive any answer. A concept card has no number to check, so the learner grades themselves
+must survive any answer. An empty box or text that is not a number is not an answer at all: the
+grade says so (``answered=False``), keeps the expected value hidden, and the drill records nothing. A concept card has no number to check, so the learner grades themselves
 (again, good or easy: the outcomes the Leitner schedule records). Unlike the exercises' checks
 (`rooflib.checks`), a flashcard shows the expected value.
 """
@@ -23,13 +24,16 @@ from .leitner import SELF_GRADES
 
 @dataclass(frozen=True)
 class Grade:
-    """The verdict on one answer. `outcome` is what the scheduler records: 'again', 'good' or 'easy'."""
+    """The verdict on one answer. `outcome` is what the scheduler records: 'again', 'good' or 'easy';
+    `answered` is False when there was nothing to judge (an empty box, a word), so nothing is
+    recorded and the learner may try again."""
 
     correct: bool
     outcome: str
     message: str
     expected: float | None = None
     given: float | None = None
+    answered: bool = True
 
 
 _MULTIPLIERS = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
@@ -85,15 +89,17 @@ def grade(instance: CardInstance, answer) -> Grade:
             else:
                 outcome = SELF_GRADES.get(answer.strip().lower()) if isinstance(answer, str) else None
             if outcome is None:
-                return Grade(False, "again", "Rate yourself: again, good or easy.")
+                return Grade(False, "again", "Rate yourself: again, good or easy.", answered=False)
             return Grade(outcome != "again", outcome, _SELF_GRADED[outcome])
         expected = float(instance.answer)
         shown = format_answer(expected, card.unit)
+        if answer is None or (isinstance(answer, str) and not answer.strip()):
+            return Grade(False, "again", "Type your answer in the box first.", answered=False)
         given = parse_number(answer, card.unit)
         if given is None:
             return Grade(False, "again",
                          f"Not a number I can read: type digits such as 5411, 5.4k or 2.5e-3 "
-                         f"(in {card.unit or 'plain numbers'}). The answer is {shown}.", expected, None)
+                         f"(in {card.unit or 'plain numbers'}), then check again.", answered=False)
         if abs(given - expected) <= card.rel * abs(expected):
             return Grade(True, "good", f"Correct: {shown}.", expected, given)
         ratio = given / expected if expected else math.inf
@@ -105,4 +111,5 @@ def grade(instance: CardInstance, answer) -> Grade:
                     break
         return Grade(False, "again", f"Not quite: the answer is {shown}{hint}.", expected, given)
     except Exception as e:  # the drill must never crash on an answer
-        return Grade(False, "again", f"Could not grade this answer ({type(e).__name__}).")
+        return Grade(False, "again", f"Could not grade this answer ({type(e).__name__}).",
+                     answered=False)

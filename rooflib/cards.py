@@ -215,10 +215,25 @@ def load_deck(chapter: int) -> list[Card]:
     return list(_load_cached(str(path), path.stat().st_mtime))
 
 
+def _chapter_numbers(chapters) -> list[int]:
+    """`chapters` as a list of chapter numbers: None (all), one number (3) or several ([1, 2])."""
+    available = sorted(deck_files())
+    if chapters is None:
+        return available
+    many = chapters if isinstance(chapters, (list, tuple, range, set, frozenset)) else [chapters]
+    out = []
+    for ch in many:
+        if isinstance(ch, (bool, np.bool_)) or not isinstance(ch, (int, np.integer)) or ch not in available:
+            raise ValueError(f"chapters must be None (every chapter), a chapter number or a list of "
+                             f"them, among {available}; got {chapters!r}")
+        if int(ch) not in out:
+            out.append(int(ch))
+    return out
+
+
 def load_all(chapters=None) -> list[Card]:
-    """Every card of every chapter (or of the given chapters), in chapter order."""
-    wanted = sorted(deck_files()) if chapters is None else list(chapters)
-    return _no_duplicate_ids([c for ch in wanted for c in load_deck(ch)], "decks")
+    """Every card of every chapter, or of `chapters`: one number (3) or a list ([1, 2]), in that order."""
+    return _no_duplicate_ids([c for ch in _chapter_numbers(chapters) for c in load_deck(ch)], "decks")
 
 
 def find(card_id: str) -> Card:

@@ -5,10 +5,13 @@
     check("01.3", floor, student="ada")   # prints feedback, returns True or False
 
 A wrong answer is compared with the right one by their RATIO. The classic slips each leave a
-fingerprint there: 2 (FLOPs per multiply-add, bytes per bf16 weight), 1.074 (GiB vs GB), the
-model's total/active (total vs active parameters), the number of chips (per chip vs all chips),
-powers of 1000 (ms vs s, T vs G). A recognised ratio gets a targeted hint; the expected value is
-never printed. The student's answer is only ever converted with float(): never eval'd.
+fingerprint there: 2 (FLOPs per multiply-add, bytes per bf16 weight), 8 (bits vs bytes), 1.074
+(GiB vs GB), the model's total/active (total vs active parameters), the number of chips (per chip
+vs all chips), powers of 1000 (ms vs s, T vs G). A recognised ratio gets a targeted hint; the
+expected value is never printed. An answer that is right for the book's numbers but not for the
+student's own says so. Every message but "Correct" starts with the exercise's key, so a cell
+with two checks says which one is missing. The student's answer is only ever converted with
+float(): never eval'd.
 """
 from __future__ import annotations
 
@@ -31,6 +34,11 @@ SPARSITY = ("Total vs active parameters? Arithmetic is done only by the ACTIVE p
             "experts a token uses); every weight, the TOTAL, must be read from memory.")
 CHIPS = ("Per chip vs all chips? Several chips add up their FLOP/s, bandwidth and memory, and "
          "each one is paid for.")
+BOOK = ("That is the answer for the book's numbers, not for your own. Set STUDENT_ID at the top "
+        "of the notebook, re-run the exercise's cell (it prints your setup: {setup}) and compute "
+        "again.")
+BITS = ("Bits vs bytes? Links and networks are quoted in bits per second: 400 Gb/s is 50 GB/s "
+        "(8 bits to a byte).")
 PREFIX = ("A unit prefix? The answer is wanted in {unit}, with no prefix: 1 ms = 0.001 s, "
           "1 TB/s = 10^12 B/s, 1 GB = 10^9 B.")
 
@@ -90,7 +98,7 @@ def _factor_text(f: float) -> str:
 def _hints(entry, v) -> tuple[list, list]:
     """Entry-specific hints first, then the generic ones that make sense for this variant."""
     specific = list(entry.hints(v) if callable(entry.hints) else entry.hints)
-    generic = [(2.0, TWO), (0.5, TWO), (GIB_PER_GB, GIB), (1 / GIB_PER_GB, GIB)]
+    generic = [(2.0, TWO), (0.5, TWO), (GIB_PER_GB, GIB), (1 / GIB_PER_GB, GIB), (8.0, BITS), (1 / 8, BITS)]
     if "model" in v:
         s = model(v["model"]).sparsity
         generic += [(s, SPARSITY), (1 / s, SPARSITY)]
@@ -104,22 +112,37 @@ def _hints(entry, v) -> tuple[list, list]:
 
 
 def _matching(pairs, ratio, rel):
-    """Messages whose factor the ratio matches; factors too close to 1 to tell apart are skipped."""
+    """Messages whose factor the ratio matches (all of them: 8 may be bits or 8 chips).
+
+    A factor within the tolerance of 1 cannot be told from a right answer and is skipped; a factor
+    just outside it (GiB vs GB, 1.074, under a 4% tolerance) is matched within half its distance
+    from 1, so an answer is only blamed on a slip when it is nearer the slip than the right value.
+    """
     out = []
     for factor, message in pairs:
-        if abs(math.log(factor)) > 2.5 * rel and abs(ratio / factor - 1) <= rel:
+        gap = abs(factor - 1)
+        if gap > rel and abs(ratio / factor - 1) <= min(rel, gap / (2 * max(factor, 1))):
             if message not in [m for _, m in out]:
                 out.append((factor, message))
     return out
 
 
-def _judge(entry, value: float, v: dict) -> tuple[bool, list[str]]:
+def _book_answer_instead(entry, value: float, student, v: dict) -> bool:
+    """Whether `value` is right for the book's default numbers although the student has their own."""
+    if entry.variants is None or v == variant(None, entry.key):
+        return False
+    book = float(entry.expected(variant(None, entry.key)))
+    return abs(value - book) <= entry.rel * abs(book)
+
+
+def _judge(entry, value: float, v: dict, student=None) -> tuple[bool, list[str]]:
     expected = float(entry.expected(v) if entry.variants is not None else entry.expected())
     if not math.isfinite(expected):
         raise ValueError("the answer key gave a non-finite value")
     unit = f" {entry.unit}" if entry.unit else ""
     if abs(value - expected) <= entry.rel * abs(expected):
         return True, [f"Correct: {value:.4g}{unit}."]
+    book = _book_answer_instead(entry, value, student, v)
     ratio = value / expected if expected else math.inf
     if ratio < 0:
         if abs(-ratio - 1) <= entry.rel:
@@ -135,6 +158,10 @@ def _judge(entry, value: float, v: dict) -> tuple[bool, list[str]]:
     elif found:
         lines.append(f"Not yet: your answer is about {_factor_text(found[0][0])}.")
         lines += [f"  Hint: {m}" for _, m in found]
+        if book:
+            lines.append(f"  Hint: {BOOK.format(setup=v)}")
+    elif book:  # the likeliest slip of all: the notebook still holds the book's numbers
+        lines.append(f"Not yet: {BOOK.format(setup=v)}")
     elif 0.1 < ratio < 10:
         size = "large" if ratio > 1 else "small"
         lines.append(f"Not yet: your answer is too {size} (by more than the {entry.rel:.0%} "
@@ -150,6 +177,9 @@ def _unknown(key) -> str:
     parts = [e.key for e in answers.for_exercise(key)]
     if parts:
         return f"Exercise {key} has parts {', '.join(parts)}: check each one separately."
+    if answers.written_question(key) is not None:
+        return (f"Exercise {key} is answered in words, in the cell under its statement: there is "
+                "no number to check.")
     return f"There is no exercise {_show(key)}. Keys look like '01.3'."
 
 
@@ -205,7 +235,9 @@ def check(key, answer, student=None, *, quiet: bool = False) -> Verdict:
                 except Exception:
                     v, lines, ok = None, ["Could not use that student id: give it as text, e.g. 'ada'."], False
                 if v is not None:
-                    ok, lines = _judge(entry, value, v)
+                    ok, lines = _judge(entry, value, v, student)
+            if not ok:  # two checks in one cell must not print two identical lines
+                lines[0] = f"{entry.key}: {lines[0]}"
     except Exception as e:  # a bug in an answer key must not look like the student's fault
         lines, ok = [f"Could not check {_show(key)} ({_name(e)} in the answer key); please report it."], False
     try:
@@ -221,7 +253,12 @@ def explain(key, student=None) -> None:
     try:
         entries = [answers.get(key)] if answers.get(key) else answers.for_exercise(key)
         if not entries:
-            print(_unknown(key))
+            question = answers.written_question(key)
+            if question is None:
+                print(_unknown(key))
+            else:
+                print(f"{key}: {question}")
+                print("  Answered in words, in the cell under the statement; there is no number to check.")
             return
         for entry in entries:
             print(f"{entry.key}: {entry.question}")

@@ -6,9 +6,16 @@
 
 Box 1 to 5, due again after 1, 2, 4, 8, 16 days: a right answer moves a card up one box (Easy:
 two), a wrong one back to box 1; simple enough for a learner to predict. The file holds weeks of
-work, so a crash mid-save leaves the old file or the new one, never half of one (`atomic_write`),
-and a file that cannot be read is backed up and reported, never silently reset. Cards are
-anything with an ``id``: this module knows nothing else about them.
+work, so it is guarded:
+
+* a crash mid-save leaves the old file or the new one, never half of one (`atomic_write`);
+* two drills on one file (two notebooks, two processes) never lose a review: each save takes a
+  lock, re-reads the file and applies the review to what is there now (`Progress.record`);
+* what cannot be read is set aside, never silently dropped: a bad entry alone (the others are
+  kept), or the whole file when it is not JSON; a file written by a newer version is refused and
+  left untouched (`ProgressError`).
+
+Cards are anything with an ``id``: this module knows nothing else about them.
 """
 from __future__ import annotations
 
@@ -17,8 +24,14 @@ import datetime as dt
 import json
 import os
 import tempfile
+import time
 import warnings
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; saves are still atomic, only not merged
+    fcntl = None
 
 #: Days until a card in box n is due again. Box 1 = every day, box 5 = every 16 days.
 INTERVALS = {1: 1, 2: 2, 3: 4, 4: 8, 5: 16}
@@ -30,8 +43,17 @@ PROGRESS_FORMAT = "roofline-economics-flashcards"
 PROGRESS_VERSION = 1
 
 
+#: How long a save waits for another drill to finish its own save before giving up.
+LOCK_TIMEOUT = 10.0
+
+
 class CorruptProgressWarning(UserWarning):
-    """The progress file could not be read; it was backed up and a fresh one started."""
+    """Part or all of the progress file could not be read; it was set aside and the rest kept."""
+
+
+class ProgressError(ValueError):
+    """The progress file cannot be used as it is (a folder, a file from a newer version, ...).
+    Nothing was changed; the message says what to do."""
 
 
 def as_date(day) -> dt.date:
@@ -110,79 +132,234 @@ def atomic_write(path, data: str | bytes, mode: int | None = None) -> None:
             os.close(dfd)
 
 
-def _check_progress(data) -> dict:
-    """The ``cards`` of a parsed progress file; ValueError for anything the schedule cannot use."""
+def _whole(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_iso_date(x) -> bool:
+    if not isinstance(x, str):
+        return False
+    try:
+        dt.date.fromisoformat(x)
+    except ValueError:
+        return False
+    return True
+
+
+def entry_problem(entry) -> str | None:
+    """Why a saved entry cannot be scheduled (e.g. 'box 6 is not 1-5'), or None if it can."""
+    if not isinstance(entry, dict):
+        return f"a {type(entry).__name__}, not a mapping"
+    box = entry.get("box")
+    if not _whole(box) or not 1 <= box <= BOXES:
+        return f"box {box!r} is not 1-{BOXES}"
+    if not _is_iso_date(entry.get("due")):
+        return f"due date {entry.get('due')!r} is not a date like '2026-03-02'"
+    if "last" in entry and not _is_iso_date(entry["last"]):
+        return f"last review {entry['last']!r} is not a date like '2026-03-02'"
+    for key in ("reviews", "lapses"):
+        if key in entry and not (_whole(entry[key]) and entry[key] >= 0):
+            return f"{key} {entry[key]!r} is not a count"
+    return None
+
+
+def parse_progress(raw: bytes) -> tuple[dict, dict]:
+    """(usable entries, {card id: why} for the others) of a progress file's bytes.
+
+    ValueError when the file as a whole is not a progress file (not UTF-8, not JSON, nested too
+    deeply, wrong format); `ProgressError` when a newer version of rooflib wrote it, which this
+    version must not rewrite.
+    """
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise ValueError("nested too deeply to be a progress file") from None
     if not isinstance(data, dict) or data.get("format") != PROGRESS_FORMAT:
         raise ValueError("not a flashcard progress file")
-    if data.get("version") != PROGRESS_VERSION:
-        raise ValueError(f"unknown progress file version {data.get('version')!r}")
+    version = data.get("version")
+    if _whole(version) and version > PROGRESS_VERSION:
+        raise ProgressError(f"it was written by a newer version of rooflib (progress format "
+                            f"{version}; this one reads {PROGRESS_VERSION})")
+    if version != PROGRESS_VERSION:
+        raise ValueError(f"unknown progress file version {version!r}")
     cards = data.get("cards")
     if not isinstance(cards, dict):
         raise ValueError("'cards' must be a mapping")
-    for cid, e in cards.items():
-        if not isinstance(e, dict) or not isinstance(e.get("box"), int) or not 1 <= e["box"] <= BOXES:
-            raise ValueError(f"bad entry for card {cid!r}")
-        dt.date.fromisoformat(e["due"])
-    return cards
+    good, bad = {}, {}
+    for cid, entry in cards.items():
+        problem = entry_problem(entry)
+        if problem is None:
+            good[cid] = entry
+        else:
+            bad[cid] = problem
+    return good, bad
+
+
+def _progress_bytes(cards: dict) -> bytes:
+    data = {"format": PROGRESS_FORMAT, "version": PROGRESS_VERSION,
+            "cards": {k: cards[k] for k in sorted(cards)}}
+    return (json.dumps(data, indent=1) + "\n").encode("utf-8")
+
+
+def _check_path(path: Path) -> None:
+    """Refuse a progress path that can never hold a file, before anything is read or written."""
+    if path.is_dir():
+        raise ProgressError(f"the progress file {path} is a folder; give a file name inside it, "
+                            f"e.g. {path / 'progress.json'}")
+    for folder in path.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                raise ProgressError(f"the progress file {path} cannot be created: {folder} is a "
+                                    "file, not a folder")
+            return
 
 
 class Progress:
     """A learner's Leitner boxes, kept in a JSON file.
 
-    A missing file starts fresh. A file that cannot be read (bad JSON, wrong format) is renamed to
-    ``<name>.corrupt-<timestamp>``, a `CorruptProgressWarning` is issued and `notice` says where the
-    old file went (the drill shows it); the learner starts fresh but nothing is deleted. Every
-    `record` saves atomically. `now` is injectable so tests can pin the backup's timestamp.
+    A missing file starts fresh. An entry that cannot be scheduled (box 6, a bad date, a count
+    that is not a number) is set aside: the file as it was is kept as ``<name>.corrupt-<timestamp>``,
+    the other entries are kept, and `notice` names the cards set aside (the drill shows it; a
+    `CorruptProgressWarning` is issued too). A file that cannot be read at all (not JSON, another
+    format) is moved to that name and the learner starts fresh; nothing is deleted. A file from a
+    newer version, a path that is a folder or lies under a file raise `ProgressError` and change
+    nothing. A symlinked file is written through, not replaced. `now` is injectable so tests can
+    pin the backup's timestamp.
     """
 
     def __init__(self, path=None, *, now=None):
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise ProgressError(f"the progress file must be a path such as 'my_progress.json', got "
+                                f"{type(path).__name__} {path!r}")
         self.path = Path(path).expanduser() if path is not None else default_progress_path()
+        # Where the bytes are: through a symlink, so the link stays a link.
+        self.file = Path(os.path.realpath(self.path))
         self.cards: dict[str, dict] = {}
         self.notice = ""
         self.backup: Path | None = None
+        self.set_aside: dict[str, str] = {}
         self._now = now or dt.datetime.now
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
+        _check_path(self.file)
+        if not self.file.exists():
             return
-        try:
-            self.cards = _check_progress(json.loads(raw.decode("utf-8")))
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-            self.backup = self._back_up()
-            self.notice = (f"Your progress file {self.path.name} could not be read ({type(e).__name__}: "
-                           f"{str(e)[:80]}). It was kept as {self.backup.name} and a new one started.")
-            warnings.warn(self.notice, CorruptProgressWarning, stacklevel=2)
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self._locked())
+            except OSError:  # a folder we cannot write to: read what is there; saving will say why not
+                pass
+            self.cards = self._read_locked(fallback={})
 
-    def _back_up(self) -> Path:
-        """Move the unreadable file aside under a name no earlier backup has taken."""
+    # ---- the file ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _locked(self):
+        """Hold an exclusive lock on ``<name>.lock`` beside the file while reading and writing it.
+
+        The lock is on a separate file because the progress file itself is replaced on every
+        save. The lock file stays: deleting it could let two drills lock two different files.
+        A lock still held after LOCK_TIMEOUT seconds gives an OSError rather than a frozen drill.
+        """
+        if fcntl is None:
+            yield
+            return
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.file.with_name(self.file.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = time.monotonic() + LOCK_TIMEOUT
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise OSError(f"another drill has held the lock on {self.file.name} for "
+                                      f"{LOCK_TIMEOUT:.0f} s") from None
+                    time.sleep(0.01)
+            self._remove_stale_temporaries()
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _remove_stale_temporaries(self) -> None:
+        """Delete the temporary files of saves that were killed mid-way (atomic_write's
+        ``.<name>.*.tmp``). Called with the lock held, so no save of ours is writing one now."""
+        for tmp in self.file.parent.glob(f".{self.file.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def _read_locked(self, fallback: dict) -> dict:
+        """The entries in the file now (lock held), after setting aside what cannot be used.
+        `fallback` replaces a file that cannot be read at all (and one that has gone: {})."""
+        try:
+            raw = self.file.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as e:
+            raise ProgressError(f"the progress file {self.path} cannot be read "
+                                f"({type(e).__name__}: {e.strerror or e})") from None
+        try:
+            cards, bad = parse_progress(raw)
+        except ProgressError as e:
+            raise ProgressError(f"the progress file {self.path} cannot be used: {e}. It was left "
+                                "as it is: update rooflib, or set another progress file.") from None
+        except ValueError as e:
+            self._set_aside(lambda backup: os.replace(self.file, backup), e)
+            self._warn(f"Your progress file {self.path.name} could not be read ({type(e).__name__}: "
+                       f"{str(e)[:80]}). It was kept as {self.backup.name} and a new one started.")
+            return dict(fallback)
+        if bad:
+            def keep_good(backup):
+                atomic_write(backup, raw)
+                atomic_write(self.file, _progress_bytes(cards))
+            self._set_aside(keep_good, "; ".join(bad.values()))
+            self.set_aside.update(bad)
+            listed = "; ".join(f"{cid}: {why}" for cid, why in list(bad.items())[:5])
+            more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+            self._warn(f"{len(bad)} entr{'y' if len(bad) == 1 else 'ies'} of your progress file "
+                       f"could not be read and {'was' if len(bad) == 1 else 'were'} set aside "
+                       f"({listed}{more}); those cards start again as new. The other {len(cards)} "
+                       f"were kept. The file as it was is kept as {self.backup.name}.")
+        return cards
+
+    def _set_aside(self, move, why) -> None:
+        """Run move(backup path); if the folder refuses, change nothing and say so."""
+        backup = self._backup_name()
+        try:
+            move(backup)
+        except OSError as e:
+            raise ProgressError(f"the progress file {self.path} could not be read ({str(why)[:80]}) "
+                                f"and could not be set aside ({type(e).__name__}: {e.strerror or e}); "
+                                "it was left as it is: set another progress file.") from None
+        self.backup = backup
+
+    def _warn(self, message: str) -> None:
+        self.notice = message
+        warnings.warn(message, CorruptProgressWarning, stacklevel=4)
+
+    def _backup_name(self) -> Path:
+        """``<name>.corrupt-<timestamp>``, under a name no earlier backup has taken."""
         stamp = self._now().strftime("%Y%m%dT%H%M%S")
-        target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+        target = self.file.with_name(f"{self.file.name}.corrupt-{stamp}")
         n = 1
         while target.exists():
-            target = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+            target = self.file.with_name(f"{self.file.name}.corrupt-{stamp}-{n}")
             n += 1
-        os.replace(self.path, target)
         return target
 
-    def save(self) -> None:
-        data = {"format": PROGRESS_FORMAT, "version": PROGRESS_VERSION,
-                "cards": {k: self.cards[k] for k in sorted(self.cards)}}
-        atomic_write(self.path, json.dumps(data, indent=1) + "\n")
-
+    # ---- the schedule -------------------------------------------------------------------------
     def record(self, card_id: str, outcome, today) -> dict:
-        """Schedule one review and save at once. A failed save leaves memory and file as they were,
-        so the learner can simply try again."""
-        before = self.cards.get(card_id)
-        self.cards[card_id] = review(before, outcome, today)
-        try:
-            self.save()
-        except BaseException:
-            if before is None:
-                self.cards.pop(card_id, None)
-            else:
-                self.cards[card_id] = before
-            raise
-        return self.cards[card_id]
+        """Schedule one review and save at once.
+
+        Under the lock, the file is read again and the review applied to the card's entry as it is
+        there now, so reviews saved meanwhile by another drill are kept (and counted). A failed save
+        leaves memory and file as they were, so the learner can simply try again.
+        """
+        with self._locked():
+            cards = self._read_locked(fallback=self.cards)
+            new = review(cards.get(card_id), outcome, today)
+            cards[card_id] = new
+            atomic_write(self.file, _progress_bytes(cards))
+        self.cards = cards
+        return new
 
     def entry(self, card_id: str) -> dict | None:
         return self.cards.get(card_id)

@@ -7,6 +7,11 @@ expression into a tree (nothing runs), a whitelist of node types is checked, and
 here: numbers, strings, arithmetic, whitelisted rooflib functions, a few methods and the public data
 of rooflib's objects, indexing by a constant. Anything else, and every failure inside rooflib,
 raises `ExpressionError`, so a caller handles one exception.
+
+The work is bounded too, because a card must not be able to freeze the drill: whole numbers stay
+below 2^1000 (``(10 ** 64) ** 64`` is refused before it is computed), `round` takes at most
+`MAX_ROUND_DIGITS` digits, and the rooflib functions whose work or memory grows with an argument
+are not callable.
 """
 from __future__ import annotations
 
@@ -24,7 +29,8 @@ import numpy as np
 # Top-level rooflib functions a card may call by name. Each chapter module is a namespace
 # (`moe.experts_touched(...)`); the context-length module is called `ctx` so that `context` stays
 # free for a parameter. Functions that draw, time or allocate by their arguments (benchmarks,
-# schedules, simulations) are denied: a card must be cheap and deterministic to evaluate.
+# schedules, simulations, a search over 1..n, text formatting to n digits) are denied: a card must
+# be cheap and deterministic to evaluate.
 _CORE = ("hardware", "model", "rack", "kv_bytes", "kv_bytes_per_token", "cost_per_token",
          "critical_intensity", "decode_step", "max_batch", "memory_turnover", "optimal_batch",
          "weight_bytes", "chinchilla_tokens", "inference_flops_per_token", "training_flops",
@@ -35,12 +41,46 @@ _NAMESPACES = {"roofline": "roofline", "kv": "kv", "ctx": "context", "moe": "moe
 _DENY = {"simulate_arrivals", "pipeline_schedule", "draw_schedule", "single_thread_blas", "median_time",
          "measure_matmul_flops", "measure_copy_bandwidth", "time_batched_matmul", "fit_roofline",
          "feistel_keys", "feistel_encrypt", "feistel_decrypt", "avalanche", "popcount32",
-         "lifetime_optimum", "attention_designs", "redesign", "resize_layers", "read_price_sheet"}
+         "lifetime_optimum", "attention_designs", "redesign", "resize_layers", "read_price_sheet",
+         "optimal_checkpoint_interval"}
+_DENY_PREFIXES = ("fmt_",)  # units.fmt_*: text, never a card's number, and sized by `digits`
 # Methods of rooflib objects a card may call; everything else reached on an object must be data.
 _METHODS = {"flops_for", "dtypes", "expert_params", "attention_params", "mlp_params",
             "embedding_params", "loss", "compute_optimal", "isoloss_optimum", "tokens_for_loss",
             "params_for_loss", "min_params", "chip_hours"}
-_MATH = {"min": min, "max": max, "abs": abs, "round": round, "sqrt": math.sqrt, "log": math.log,
+MAX_EXPRESSION = 500
+#: Whole numbers above 2^MAX_INT_BITS are refused: a float cannot hold them anyway, and building
+#: one (10 ** 64 nested four times) takes minutes.
+MAX_INT_BITS = 1000
+MAX_ROUND_DIGITS = 20
+
+
+class ExpressionError(ValueError):
+    """A card expression that is not allowed, or that rooflib cannot evaluate."""
+
+
+def _sized(x):
+    """`x`, unless it is a whole number too large for a card (or a numpy integer, which would wrap
+    around silently: it continues as a Python int)."""
+    if isinstance(x, np.integer):
+        x = int(x)
+    elif isinstance(x, np.ndarray) and x.dtype.kind in "iu":
+        x = x.astype(float)
+    if isinstance(x, int) and not isinstance(x, bool) and x.bit_length() > MAX_INT_BITS:
+        raise ExpressionError(f"a whole number above 2^{MAX_INT_BITS} is not allowed in a card")
+    return x
+
+
+def _round(number, ndigits=None):
+    """round(), with `ndigits` bounded: round(10 ** 64, -10 ** 18) would run for hours."""
+    if ndigits is not None and (isinstance(ndigits, bool) or not isinstance(ndigits, int)
+                                or abs(ndigits) > MAX_ROUND_DIGITS):
+        raise ExpressionError(f"round() takes a whole number of digits between -{MAX_ROUND_DIGITS} "
+                              f"and {MAX_ROUND_DIGITS}, got {ndigits!r}")
+    return round(_number(number), ndigits)
+
+
+_MATH = {"min": min, "max": max, "abs": abs, "round": _round, "sqrt": math.sqrt, "log": math.log,
          "log2": math.log2, "log10": math.log10, "exp": math.exp, "ceil": math.ceil,
          "floor": math.floor}
 _CONSTANTS = {"HOUR": 3600.0, "DAY": 86_400.0, "GB": 1e9, "TB": 1e12, "MILLION": 1e6, "pi": math.pi}
@@ -52,11 +92,6 @@ _NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Lo
           ast.keyword, ast.Attribute, ast.Subscript, *_BINOPS, *_UNARY)
 # Parameters that name catalog entries: the expression sees the Hardware / Model object instead.
 _LOOKUPS = {"chip": "hardware", "model": "model"}
-MAX_EXPRESSION = 500
-
-
-class ExpressionError(ValueError):
-    """A card expression that is not allowed, or that rooflib cannot evaluate."""
 
 
 class _Namespace:
@@ -100,10 +135,12 @@ def _environment() -> tuple[dict, dict, frozenset]:
             continue
         members = {}
         for name, value in vars(module).items():
-            if name.startswith("_") or name in _DENY:
+            if name.startswith(("_", *_DENY_PREFIXES)) or name in _DENY:
                 continue
+            # rooflib's own functions, also those a chapter module re-exports from a helper
+            # module (pipeline.hop_time); never numpy's or the standard library's
             function = (callable(value) and not isinstance(value, type)
-                        and getattr(value, "__module__", "") == module.__name__)  # not re-exports
+                        and str(getattr(value, "__module__", "")).split(".")[0] == "rooflib")
             if function or (name.isupper() and _is_data(value)):
                 members[name] = value
         env[alias] = _Namespace(module_name, members)
@@ -130,6 +167,8 @@ def parse_expression(expr: str) -> ast.Expression:
         tree = ast.parse(expr.strip(), mode="eval")
     except SyntaxError as e:
         raise ExpressionError(f"not a valid expression: {expr!r} ({e.msg})") from None
+    except (ValueError, MemoryError, RecursionError) as e:  # a NUL byte, nesting too deep
+        raise ExpressionError(f"not a valid expression ({type(e).__name__})") from None
     for node in ast.walk(tree):
         if not isinstance(node, _NODES):
             raise ExpressionError(f"{type(node).__name__} is not allowed in a card expression: {expr!r}")
@@ -153,15 +192,19 @@ def _number(x):
     """An arithmetic operand: a number or a numpy array, never text (so 'a' * 10 is refused)."""
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, (numbers.Real, np.ndarray)):
         raise ExpressionError(f"an operand must be a number, got {type(x).__name__}")
-    return x
+    return _sized(x)
 
 
 def _arithmetic(op: ast.operator, left, right):
-    if isinstance(op, ast.Pow) and np.any(np.abs(np.asarray(right, dtype=float)) > 64):
-        raise ExpressionError("exponents above 64 are not allowed")  # 10 ** 10 ** 10 would hang
+    if isinstance(op, ast.Pow):
+        if np.any(np.abs(np.asarray(right, dtype=float)) > 64):
+            raise ExpressionError("exponents above 64 are not allowed")  # 10 ** 10 ** 10 would hang
+        if isinstance(left, int) and isinstance(right, int) and right > 0 \
+                and (abs(left).bit_length() - 1) * right > MAX_INT_BITS:  # before computing it
+            raise ExpressionError(f"a whole number above 2^{MAX_INT_BITS} is not allowed in a card")
     with np.errstate(all="raise"):
         try:
-            return _BINOPS[type(op)](left, right)
+            return _sized(_BINOPS[type(op)](left, right))
         except (ZeroDivisionError, FloatingPointError, OverflowError) as e:
             raise ExpressionError(f"arithmetic error: {e}") from None
 
@@ -214,7 +257,7 @@ def _interpret(tree: ast.Expression, params: dict):
 
     def run(node):
         if isinstance(node, ast.Constant):
-            return node.value
+            return _sized(node.value)
         if isinstance(node, ast.Name):
             if node.id in names:
                 return names[node.id]
@@ -241,7 +284,7 @@ def _interpret(tree: ast.Expression, params: dict):
         _check_callable(func, allowed)
         args, kwargs = [run(a) for a in node.args], {k.arg: run(k.value) for k in node.keywords}
         try:
-            return func(*args, **kwargs)
+            return _sized(func(*args, **kwargs))
         except ExpressionError:
             raise
         except Exception as e:  # rooflib says why: unknown name, impossible value, ...
@@ -255,20 +298,27 @@ def evaluate(expr: str, params: dict | None = None) -> float:
     """Evaluate a card expression with parameter values `params`; return a finite float.
 
     Raises `ExpressionError` for anything not allowed or not computable (never a bare NaN, and a
-    numpy RuntimeWarning becomes an error, so a card never shows a silently wrong number).
+    numpy RuntimeWarning becomes an error, so a card never shows a silently wrong number). It is
+    the only exception: whatever else goes wrong on the way is turned into one.
     """
     tree = parse_expression(expr)
+    if params is not None and not isinstance(params, dict):
+        raise ExpressionError(f"params must be a mapping name -> value, got {type(params).__name__}")
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         try:
             result = _interpret(tree, params or {})
+        except ExpressionError:
+            raise
         except RuntimeWarning as e:
             raise ExpressionError(f"numeric problem: {e}") from None
+        except Exception as e:  # RecursionError, MemoryError, a bug: still the documented exception
+            raise ExpressionError(f"could not evaluate {expr!r}: {type(e).__name__}: {e}") from None
     if isinstance(result, (bool, np.bool_)):
         raise ExpressionError("the expression gave True/False, not a number")
     try:
         arr = np.asarray(result, dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ExpressionError(f"the expression gave a {type(result).__name__}, not a number") from None
     if arr.size != 1:
         raise ExpressionError(f"the expression gave {arr.size} numbers, not one")

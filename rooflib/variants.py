@@ -7,6 +7,10 @@ The draw is seeded by a SHA-256 of (student id, exercise), not by Python's `hash
 from run to run), and made with numpy's PCG64 Generator, so it is the same on every machine and
 every day. Sub-parts of one exercise ("01.6a", "01.6b") share one draw. The choices an exercise
 offers are listed in its answer key (`rooflib/answers/chNN.py`), built from the lists below.
+
+A student never draws the book's answer: the book prints the worked answer for the default
+variant, so a draw whose answer (any part's) is within twice the check's tolerance of the book's
+is drawn again from the same generator (`MAX_REDRAWS` times at most).
 """
 from __future__ import annotations
 
@@ -36,6 +40,11 @@ CONTEXTS = [2048, 1024, 4096, 8192]
 #: https://github.com/deepseek-ai/open-infra-index/blob/56d86855fcf6e08fdfd45ce6280bd24322c93351/202502OpenSourceWeek/day_6_one_more_thing_deepseekV3R1_inference_system_overview.md);
 #: the others are round "what if" prices around it, not quotes.
 PRICES = [2.0, 1.5, 2.5, 3.0, 4.0]
+#: Cache storage prices, $ per million tokens per hour: the data of exercise 06.6, kept here (with
+#: the other pools) so that a student's notebook never needs to import an answer key.
+STORAGE_PRICES = {"Gemini 2.5 Pro explicit cache": 4.50, "Claude Sonnet 4.5 1-hour write": 3.00,
+                  "Claude Sonnet 4.5 5-minute write": 9.00}
+MAX_REDRAWS = 60
 
 
 def first(default, choices) -> list:
@@ -85,6 +94,49 @@ def _rng(student, exercise: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
+def _draw(spec, rng: np.random.Generator) -> dict:
+    if isinstance(spec, dict):
+        return {name: choices[int(rng.integers(len(choices)))] for name, choices in spec.items()}
+    return dict(spec[int(rng.integers(len(spec)))])
+
+
+def _default(spec) -> dict:
+    if isinstance(spec, dict):
+        return {name: choices[0] for name, choices in spec.items()}
+    return dict(spec[0])
+
+
+def _answers(entries, v: dict) -> list[float] | None:
+    try:
+        return [float(e.expected(v)) for e in entries]
+    except Exception:  # a key that cannot compute this draw: treated as "not the book's answer"
+        return None
+
+
+def gives_book_answer(entries, v: dict, book: list | None = None) -> bool:
+    """Whether variant `v` of an exercise (all its `entries`) has the book's answer in some part,
+    within twice that part's tolerance: a student could then copy the printed value."""
+    book = book if book is not None else _answers(entries, _default(entries[0].variants))
+    mine = _answers(entries, v)
+    if book is None or mine is None:
+        return False
+    return any(abs(m - b) <= 2 * e.rel * max(abs(m), abs(b)) for e, m, b in zip(entries, mine, book))
+
+
+@functools.lru_cache(maxsize=4096)
+def _student_variant(sid: str, exercise: str) -> tuple:
+    entries = answers.for_exercise(exercise)
+    spec = entries[0].variants
+    rng = _rng(sid, exercise)
+    book = _answers(entries, _default(spec))
+    v = _draw(spec, rng)
+    for _ in range(MAX_REDRAWS):
+        if not gives_book_answer(entries, v, book):
+            break
+        v = _draw(spec, rng)
+    return tuple(v.items())
+
+
 def variant(student, key: str) -> dict:
     """The numbers student `student` works with in exercise `key` ('01.3' or a sub-part '01.6b').
 
@@ -99,11 +151,6 @@ def variant(student, key: str) -> dict:
     if not spec:
         return {}
     sid = "" if student is None else str(student).strip()
-    exercise = answers.parse_key(key)[1]
-    if isinstance(spec, dict):
-        if not sid:
-            return {name: choices[0] for name, choices in spec.items()}
-        rng = _rng(sid, exercise)
-        return {name: choices[int(rng.integers(len(choices)))] for name, choices in spec.items()}
-    index = int(_rng(sid, exercise).integers(len(spec))) if sid else 0
-    return dict(spec[index])
+    if not sid:
+        return _default(spec)
+    return dict(_student_variant(sid, answers.parse_key(key)[1]))

@@ -380,6 +380,97 @@ def test_drill_reports_corrupt_progress_and_failed_saves(tmp_path, monkeypatch):
     assert drill.progress.entry("01-slow-mode")["box"] == 2 and drill.phase == "finished"
 
 
+def test_drill_does_not_count_an_empty_or_unreadable_answer(tmp_path):
+    from rooflib.explore.drill import Drill
+
+    path = tmp_path / "p.json"
+    drill = Drill(progress_path=path, today=TODAY, cards=[cards.find("01-optimal-batch")])
+    for answer in ("", "   ", "five thousand", "5411)"):
+        drill.answer_box.value = answer
+        g = drill.submit(answer)
+        assert not g.correct and not g.answered and drill.phase == "question", answer
+        assert "5,411" not in g.message and "5,411" not in drill.feedback.value   # still hidden
+        assert drill.feedback.value and drill.answer_box.value == answer          # the box is kept
+    assert not path.exists() and drill.reviewed == 0          # nothing recorded, no lapse
+    assert drill.submit("5411").correct and drill.progress.entry("01-optimal-batch")["box"] == 2
+
+
+@pytest.mark.parametrize("chapters, expected", [(1, [1]), ([2, 1], [2, 1]), ((3,), [3]), (None, list(range(1, 9))),
+                                                (np.int64(4), [4]), ([1, 1], [1])])
+def test_drill_chapters_accepts_one_number_or_a_list(chapters, expected):
+    assert sorted({c.chapter for c in cards.load_all(chapters)}) == sorted(expected)
+    assert [c.chapter for c in cards.load_all(chapters)][0] == expected[0]
+
+
+@pytest.mark.parametrize("kwargs, name", [({"chapters": 9}, "chapters"), ({"chapters": "1"}, "chapters"),
+                                          ({"chapters": [1, 2.0]}, "chapters"), ({"chapters": True}, "chapters"),
+                                          ({"new_per_day": -1}, "new_per_day"),
+                                          ({"new_per_day": 2.5}, "new_per_day"),
+                                          ({"today": "yesterday"}, "today"), ({"today": 5}, "today")])
+def test_drill_arguments_are_checked_by_name(tmp_path, kwargs, name):
+    from rooflib.explore.drill import flashcard_drill
+
+    with pytest.raises(ValueError, match=name):
+        flashcard_drill(progress_path=tmp_path / "p.json", **kwargs)
+
+
+@pytest.mark.parametrize("case", ["newer version", "folder", "parent is a file"])
+def test_drill_shows_an_unusable_progress_file_and_leaves_it_alone(tmp_path, case):
+    from rooflib.explore.drill import Drill
+
+    path = tmp_path / "p.json"
+    if case == "newer version":
+        path.write_text(json.dumps({"format": leitner.PROGRESS_FORMAT, "version": 99, "cards": {}}))
+        before = path.read_bytes()
+    elif case == "folder":
+        path.mkdir()
+    else:
+        (tmp_path / "f").write_text("x")
+        path = tmp_path / "f" / "p.json"
+    drill = Drill(progress_path=path, today=TODAY, cards=[cards.find("01-slow-mode")])
+    assert drill.current is None and drill.phase == "finished" and "No session" in drill.header.value
+    assert drill.submit("1").correct is False and drill.rate("good").correct is False   # no crash
+    if case == "newer version":
+        assert path.read_bytes() == before                    # and nothing set aside beside it:
+        assert sorted(p.name for p in tmp_path.iterdir()) in (["p.json"], ["p.json", "p.json.lock"])
+
+
+def test_drill_survives_odd_values_in_the_progress_file(tmp_path):
+    from rooflib.explore.drill import Drill
+
+    path = tmp_path / "p.json"
+    entry = {"box": 2, "due": "2026-03-01", "last": "2026-02-27"}
+    path.write_text(json.dumps({"format": leitner.PROGRESS_FORMAT, "version": 1, "cards": {
+        "01-slow-mode": {**entry, "reviews": "x"}, "01-optimal-batch": {**entry, "reviews": None},
+        "01-memory-turnover": {**entry, "reviews": 3}}}))
+    deck = [cards.find(i) for i in ("01-slow-mode", "01-optimal-batch", "01-memory-turnover")]
+    with pytest.warns(CorruptProgressWarning):
+        drill = Drill(progress_path=path, today=TODAY, cards=deck)
+    assert "01-slow-mode" in drill.header.value and "01-optimal-batch" in drill.header.value
+    while drill.current is not None:                          # the first answers used to crash
+        if drill.current.numeric:
+            drill.submit(drill.current.answer)
+            drill.next()
+        else:
+            drill.reveal()
+            drill.rate("good")
+    saved = json.loads(path.read_text())["cards"]
+    assert saved["01-memory-turnover"]["reviews"] == 4 and saved["01-slow-mode"]["reviews"] == 1
+
+
+def test_drill_reports_a_file_replaced_by_a_newer_version_mid_session(tmp_path):
+    from rooflib.explore.drill import Drill
+
+    path = tmp_path / "p.json"
+    drill = Drill(progress_path=path, today=TODAY, cards=[cards.find("01-slow-mode")])
+    newer = json.dumps({"format": leitner.PROGRESS_FORMAT, "version": 2, "cards": {}})
+    path.write_text(newer)
+    drill.reveal()
+    drill.rate("good")
+    assert "newer version" in drill.header.value and drill.phase == "revealed"
+    assert path.read_text() == newer
+
+
 # ============================================================================ the book page
 def test_deck_markdown_folds_every_answer():
     for chapter in range(1, 9):
@@ -432,6 +523,12 @@ def test_notebooks_hold_no_machine_paths(rel):
     assert not re.search(r"(/home/|/root/|/Users/|/tmp/|[A-Za-z]:\\\\)", text)
 
 
+@pytest.mark.parametrize("rel", ["README.md", "notebooks/flashcard_drill.ipynb", "book/teachers_guide.md"])
+def test_docs_name_one_command_for_the_anki_export(rel):
+    text = (ROOT / rel).read_text(encoding="utf-8")
+    assert "make cards" in text and "python tools/make_cards.py" not in text
+
+
 # ============================================================================ Anki
 def _collection(apkg: Path, tmp_path: Path):
     with zipfile.ZipFile(apkg) as z:
@@ -477,8 +574,8 @@ def _read_tsv(path) -> tuple[dict, list[list[str]]]:
 def exports(tmp_path_factory):
     make_cards = _make_cards()
     a, b = tmp_path_factory.mktemp("build_a"), tmp_path_factory.mktemp("build_b")
-    first = make_cards.build(a)
-    second = make_cards.build(b)
+    first = make_cards.build(a, now=1_780_000_000)
+    second = make_cards.build(b, now=1_780_000_000)
     return first, second, tmp_path_factory.mktemp("db")
 
 
@@ -506,6 +603,87 @@ def test_apkg_is_the_same_across_builds(exports):
     a, b = _collection(apkg_a, tmp), _collection(apkg_b, tmp)
     assert [n[0] for n in a[0]] == [n[0] for n in b[0]]       # same GUIDs: re-import updates
     assert a[0] == b[0] and a[2] == b[2]                      # same notes and decks
+
+
+def _note_mods(apkg: Path, tmp: Path) -> dict:
+    with zipfile.ZipFile(apkg) as z:
+        target = tmp / f"mods-{len(list(tmp.iterdir()))}.anki2"
+        target.write_bytes(z.read("collection.anki2"))
+    con = sqlite3.connect(target)
+    try:
+        return dict(con.execute("SELECT guid, mod FROM notes").fetchall())
+    finally:
+        con.close()
+
+
+def _edited(make_cards, monkeypatch, card_id: str, suffix: str):
+    """Make the next build see `card_id` with `suffix` added to its front, as after an edit."""
+    real = make_cards.anki_note
+
+    def anki_note(card):
+        guid, front, back, tags = real(card)
+        return guid, (front + suffix if card.id == card_id else front), back, tags
+    monkeypatch.setattr(make_cards, "anki_note", anki_note)
+
+
+T0 = 1_780_000_000   # a build time, 2026-05-28
+
+
+def test_a_note_carries_the_time_its_content_last_changed(tmp_path, monkeypatch):
+    """Anki replaces a note on re-import only when the imported one is newer: an edited card must
+    come out newer than any earlier export of it, an unchanged one exactly as old as before."""
+    import genanki
+
+    make_cards = _make_cards()
+    out, db = tmp_path / "out", tmp_path / "db"
+    db.mkdir()
+    apkg, _, deck = make_cards.build(out, chapters=[1], now=T0)
+    first = _note_mods(apkg, db)
+    assert set(first.values()) == {T0} and len(first) == len(deck)
+    make_cards.build(out, chapters=[1], now=T0 + 500)          # nothing changed: nothing newer
+    assert _note_mods(apkg, db) == first
+    edited = genanki.guid_for("01-optimal-batch")
+    _edited(make_cards, monkeypatch, "01-optimal-batch", " (edited)")
+    make_cards.build(out, chapters=[1], now=T0 + 1000)
+    third = _note_mods(apkg, db)
+    assert third[edited] == T0 + 1000 and all(third[g] == T0 for g in third if g != edited)
+    make_cards.build(out, chapters=[1], now=T0 - 10**6)         # a clock set back: still newer
+    assert _note_mods(apkg, db)[edited] == T0 + 1000            # unchanged content keeps its time
+    _edited(make_cards, monkeypatch, "01-optimal-batch", " (edited again)")
+    make_cards.build(out, chapters=[1], now=T0 - 10**6)
+    assert _note_mods(apkg, db)[edited] == T0 + 1001
+    (out / "roofline-economics.mod.json").write_text("{not json")   # lost or broken record
+    make_cards.build(out, chapters=[1], now=T0 + 2000)
+    assert set(_note_mods(apkg, db).values()) == {T0 + 2000}    # everything newer: a full update
+
+
+def test_reimporting_an_edited_export_updates_anki(tmp_path, monkeypatch):
+    """The round trip with Anki's own importer (the `anki` package, a test-only dependency):
+    import an export, edit a card, import the new export over it, and see the edit."""
+    anki_collection = pytest.importorskip("anki.collection")
+    make_cards = _make_cards()
+    out = tmp_path / "out"
+    col = anki_collection.Collection(str(tmp_path / "collection.anki2"))
+
+    def import_export():
+        request = anki_collection.ImportAnkiPackageRequest(
+            package_path=str(out / "roofline-economics.apkg"),
+            options=anki_collection.ImportAnkiPackageOptions(with_scheduling=True))  # Anki's defaults
+        log = col.import_anki_package(request).log
+        return len(log.new), len(log.updated), len(log.duplicate)
+
+    try:
+        _, _, deck = make_cards.build(out, chapters=[1, 2], now=T0)
+        assert import_export() == (len(deck), 0, 0)
+        assert import_export() == (0, 0, len(deck))             # the same export again: no change
+        _edited(make_cards, monkeypatch, "01-optimal-batch", " EDITEDFRONT")
+        make_cards.build(out, chapters=[1, 2], now=T0 + 60)
+        assert import_export() == (0, 1, len(deck) - 1)         # exactly the edited note updates
+        found = col.find_notes("EDITEDFRONT")
+        assert len(found) == 1 and "EDITEDFRONT" in col.get_note(found[0])["Front"]
+        assert col.note_count() == len(deck)                    # and nothing was duplicated
+    finally:
+        col.close()
 
 
 def test_tsv_has_anki_headers(exports):

@@ -92,7 +92,8 @@ def test_default_progress_path_is_in_the_home_folder(monkeypatch, tmp_path):
 
 
 def _leftovers(folder: Path, name: str):
-    return [p for p in folder.iterdir() if p.name != name]
+    """Files beside the progress file other than its lock file, which stays by design."""
+    return [p for p in folder.iterdir() if p.name not in (name, name + ".lock")]
 
 
 @pytest.mark.parametrize("failing", ["replace", "fsync", "write"])
@@ -171,8 +172,10 @@ def test_kill_during_saves_never_corrupts_the_file(tmp_path):
 
 @pytest.mark.parametrize("content", [b"{not json", b"", b"\xff\xfe garbage", b"[1, 2, 3]",
                                      b'{"format": "something else", "version": 1, "cards": {}}',
+                                     b'{"format": "roofline-economics-flashcards", "version": 0, "cards": {}}',
                                      b'{"format": "roofline-economics-flashcards", "version": 1, '
-                                     b'"cards": {"01-x": {"box": 9, "due": "2026-01-01"}}}'])
+                                     b'"cards": []}',
+                                     b"[" * 100_000 + b"]" * 100_000])   # RecursionError in json
 def test_corrupt_progress_file_is_backed_up_and_reported(tmp_path, content):
     path = tmp_path / "progress.json"
     path.write_bytes(content)
@@ -190,3 +193,146 @@ def test_corrupt_progress_file_is_backed_up_and_reported(tmp_path, content):
         second = Progress(path, now=lambda: stamp)
     assert second.backup.name == "progress.json.corrupt-20260302T093000-1"
     assert backup.read_bytes() == content                    # the first backup is untouched
+
+
+def _progress_file(path: Path, cards: dict, version=leitner.PROGRESS_VERSION) -> bytes:
+    raw = json.dumps({"format": leitner.PROGRESS_FORMAT, "version": version, "cards": cards}).encode()
+    path.write_bytes(raw)
+    return raw
+
+
+GOOD = {"box": 3, "due": "2026-03-05", "last": "2026-03-01", "reviews": 4, "lapses": 1}
+
+
+def test_bad_entries_are_set_aside_one_by_one(tmp_path):
+    """One bad entry must not cost the learner the rest of their history."""
+    path = tmp_path / "progress.json"
+    bad = {"01-box-six": {**GOOD, "box": 6}, "01-bad-date": {**GOOD, "due": "2026-13-40"},
+           "01-no-due": {"box": 2}, "01-reviews-text": {**GOOD, "reviews": "x"},
+           "01-reviews-null": {**GOOD, "reviews": None}, "01-lapses-negative": {**GOOD, "lapses": -1},
+           "01-box-true": {**GOOD, "box": True}, "01-not-a-mapping": [1, 2]}
+    raw = _progress_file(path, {"01-good": GOOD, "02-good": {**GOOD, "box": 5}, **bad})
+    stamp = dt.datetime(2026, 3, 2, 9, 30, 0)
+    with pytest.warns(CorruptProgressWarning, match="8 entries"):
+        prog = Progress(path, now=lambda: stamp)
+    assert prog.cards == {"01-good": GOOD, "02-good": {**GOOD, "box": 5}}
+    assert set(prog.set_aside) == set(bad)
+    assert "box 6 is not 1-5" in prog.set_aside["01-box-six"]
+    assert "reviews 'x'" in prog.set_aside["01-reviews-text"]
+    assert "01-box-six: box 6 is not 1-5" in prog.notice and "The other 2 were kept" in prog.notice
+    assert prog.backup.read_bytes() == raw                   # the file as it was, for a human to look at
+    assert Progress(path).cards == prog.cards                # set aside once, not at every start
+    for cid in bad:                                          # the first answer no longer crashes
+        assert prog.record(cid, "good", TODAY)["box"] == 2
+    assert prog.record("01-good", "good", TODAY)["reviews"] == 5
+
+
+def test_a_file_from_a_newer_version_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "progress.json"
+    raw = _progress_file(path, {"01-good": {"box": 7, "stability": 2.5}}, version=2)
+    with pytest.raises(leitner.ProgressError, match="newer version of rooflib.*left as it is"):
+        Progress(path)
+    assert path.read_bytes() == raw and _leftovers(tmp_path, path.name) == []
+
+
+@pytest.mark.parametrize("case", ["folder", "parent is a file", "grandparent is a file", "not a path"])
+def test_impossible_progress_paths_are_refused_clearly(tmp_path, case):
+    if case == "folder":
+        path, match = tmp_path, "is a folder"
+    elif case == "not a path":
+        path, match = 42, "must be a path"
+    else:
+        (tmp_path / "file").write_text("x")
+        path = tmp_path / "file" / "progress.json" if case == "parent is a file" else \
+            tmp_path / "file" / "sub" / "progress.json"
+        match = "is a file, not a folder"
+    with pytest.raises(leitner.ProgressError, match=match):
+        Progress(path)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="symlinks need privileges on Windows")
+def test_a_symlinked_progress_file_is_written_through(tmp_path):
+    target = tmp_path / "synced" / "progress.json"
+    target.parent.mkdir()
+    _progress_file(target, {"01-good": GOOD})
+    link = tmp_path / "progress.json"
+    link.symlink_to(target)
+    prog = Progress(link)
+    prog.record("01-slow-mode", "good", TODAY)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert set(json.loads(target.read_text())["cards"]) == {"01-good", "01-slow-mode"}
+    dangling = tmp_path / "dangling.json"                    # a link to a file not yet created
+    dangling.symlink_to(tmp_path / "synced" / "later.json")
+    Progress(dangling).record("01-slow-mode", "good", TODAY)
+    assert dangling.is_symlink() and (tmp_path / "synced" / "later.json").exists()
+
+
+def test_temporary_files_of_interrupted_saves_are_removed(tmp_path):
+    path = tmp_path / "progress.json"
+    _progress_file(path, {"01-good": GOOD})
+    stale = [tmp_path / ".progress.json.abc123.tmp", tmp_path / ".progress.json.x_y.tmp"]
+    for p in stale:
+        p.write_text("half a save")
+    other = tmp_path / ".notes.json.abc.tmp"                 # not ours: left alone
+    other.write_text("x")
+    Progress(path)
+    assert not any(p.exists() for p in stale) and other.exists()
+    stale[0].write_text("another half")
+    Progress(tmp_path / "new.json").record("01-slow-mode", "good", TODAY)   # its own file only
+    assert stale[0].exists()
+    Progress(path).record("01-slow-mode", "good", TODAY)
+    assert not stale[0].exists()
+
+
+def test_two_drills_in_one_process_keep_each_others_reviews(tmp_path):
+    """Two open notebooks on one file: each save re-reads the file, so neither overwrites the other."""
+    path = tmp_path / "progress.json"
+    a, b = Progress(path), Progress(path)
+    a.record("01-one", "good", TODAY)
+    b.record("01-two", "good", TODAY)                        # b never saw 01-one in memory
+    a.record("01-two", "good", TODAY)                        # a never saw b's review of 01-two
+    saved = json.loads(path.read_text())["cards"]
+    assert set(saved) == {"01-one", "01-two"}
+    assert saved["01-two"]["reviews"] == 2 and saved["01-two"]["box"] == 3
+    assert a.cards == saved
+
+
+@pytest.mark.skipif(leitner.fcntl is None, reason="file locks are POSIX")
+def test_two_processes_lose_no_review(tmp_path):
+    """Two processes saving 100 reviews each to one file: all 200 are in it afterwards."""
+    path = tmp_path / "progress.json"
+    code = textwrap.dedent(f"""
+        import sys
+        from rooflib.leitner import Progress
+        p = Progress({str(path)!r})
+        who = sys.argv[1]
+        for i in range(100):   # every other review is of a card both processes review
+            card = f"01-shared-{{i % 5}}" if i % 2 else f"01-own-{{who}}-{{i % 10}}"
+            p.record(card, "good", "2026-03-02")
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", code, who], cwd=ROOT) for who in ("a", "b")]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    saved = json.loads(path.read_text())["cards"]
+    assert sum(e["reviews"] for e in saved.values()) == 200
+    assert [saved[f"01-shared-{i}"]["reviews"] for i in range(5)] == [20] * 5
+
+
+@pytest.mark.skipif(leitner.fcntl is None, reason="file locks are POSIX")
+def test_a_save_that_cannot_get_the_lock_fails_cleanly(tmp_path, monkeypatch):
+    import fcntl
+
+    path = tmp_path / "progress.json"
+    prog = Progress(path)
+    prog.record("01-slow-mode", "good", TODAY)
+    before = path.read_bytes()
+    monkeypatch.setattr(leitner, "LOCK_TIMEOUT", 0.2)
+    fd = os.open(str(path) + ".lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)                           # another drill, stuck mid-save
+    try:
+        with pytest.raises(OSError, match="held the lock"):
+            prog.record("01-slow-mode", "good", TODAY)
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == before and prog.cards["01-slow-mode"]["reviews"] == 1
+    prog.record("01-slow-mode", "good", TODAY)
+    assert prog.cards["01-slow-mode"]["reviews"] == 2

@@ -43,6 +43,7 @@ class Entry:
 
 
 _ENTRIES: dict[str, Entry] = {}
+_WRITTEN: dict[str, str] = {}
 
 
 def parse_key(key) -> tuple[str, str] | None:
@@ -59,6 +60,23 @@ def register(key: str, expected: Callable, *, rel: float = 0.02, unit: str = "",
     entry = Entry(key, expected, rel, unit, hints, variants, question)
     _ENTRIES[key] = entry
     return entry
+
+
+def written(key: str, question: str) -> None:
+    """Record that exercise `key` ('01.7') is answered in words: there is nothing to check, and
+    `checks.check` / `checks.explain` say so instead of "there is no exercise 7"."""
+    if parse_key(key) is None or parse_key(key)[1] != key:
+        raise ValueError(f"written exercises are keyed like '01.7', got {key!r}")
+    _WRITTEN[key] = question
+
+
+def written_question(key) -> str | None:
+    """The question of a written exercise ('01.7'), or None if `key` is not one."""
+    parsed = parse_key(key)
+    if parsed is None:
+        return None
+    _load(parsed[0])
+    return _WRITTEN.get(parsed[1])
 
 
 def _order(key: str):

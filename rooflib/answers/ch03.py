@@ -9,7 +9,7 @@ from .. import moe
 from ..models import model
 from ..roofline import weight_bytes
 from ..variants import CHIP_COUNTS, DTYPES, first, setups
-from . import register
+from . import register, written
 
 #: The catalog's mixtures of experts, DeepSeek-V3 first (the book's default).
 MOE_MODELS = ["DeepSeek-V3", "Kimi K2", "Qwen3-235B-A22B", "gpt-oss-120b", "Mixtral 8x7B"]
@@ -51,7 +51,7 @@ FLOORS = setups(model=MOE_MODELS, chip=first("H200 SXM", SWITCHED), chips=first(
 
 
 def _floor(v):
-    return moe.moe_decode_step(v["model"], v["chip"], 1, 0, v["chips"], v["dtype"]).weights
+    return moe.moe_decode_step(v["model"], v["chip"], 1, 0, v["chips"], dtype=v["dtype"]).weights
 
 
 def _floor_hints(v):
@@ -113,7 +113,7 @@ HIDE = [{"chip": c, "chips": 72 if c == "GB200" else 8, "model": m, "dtype": d}
 
 
 def _ratio(v):
-    step = moe.moe_decode_step(v["model"], v["chip"], 1, 0, v["chips"], v["dtype"])
+    step = moe.moe_decode_step(v["model"], v["chip"], 1, 0, v["chips"], dtype=v["dtype"])
     return step.comm / step.compute
 
 
@@ -171,3 +171,8 @@ register(
     variants=OWNERS, hints=_owners_hints,
     question="Lower bound on a batch-1 step's routed-expert reads when each expert is read only by "
              "the chip that holds it: one expert per MoE layer, layer after layer.")
+
+# ---- answered in words: nothing to check, but check() and explain() say so ----------------------
+written("03.7", "Kimi K2 halves DeepSeek-V3's attention heads and adds half again as many "
+        'experts: why does that suit a rack-scale domain, and what would it cost on an '
+        '8-GPU server?')

@@ -13,7 +13,7 @@ from .. import pipeline as pl
 from .. import roofline as rf
 from ..hardware import hardware
 from ..models import model
-from . import register
+from . import register, written
 
 # ---- the pools ---------------------------------------------------------------------------------
 PIPE_MODELS = ["Llama 3.1 405B", "DeepSeek-V3", "Kimi K2", "Qwen3-235B-A22B", "Llama 3.1 70B"]
@@ -244,3 +244,7 @@ register(
                       "weights per token.")],
     question="Slowest stage / average stage, in active parameters, for an even contiguous split "
              "of the layers (first stages take the extra layers; the head sits on the last stage).")
+
+# ---- answered in words: nothing to check, but check() and explain() say so ----------------------
+written("04.7", "Why can the next training step's forward passes not run in the pipeline's idle "
+        'slots, and why does decoding have no such bubble?')

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import training as tr
 from ..models import model
-from . import register
+from . import register, written
 
 SIX = ("Training costs 6 FLOPs per parameter per token (2 forward, 4 backward); inference costs 2. "
        "Did you use the inference figure?")
@@ -152,3 +152,9 @@ register(
                      (1 / 3, "A served token costs 2 N FLOPs, a training token 6 N.")],
     question="Tokens the over-trained model must serve before its extra pretraining is paid back by "
              "its cheaper tokens, compared with its compute-optimal twin (chip time, each stage at its MFU).")
+
+# ---- answered in words: nothing to check, but check() and explain() say so ----------------------
+written("05.7", "DeepSeek-V3's MFU against the bf16 and the fp8 peak: which says what, and why "
+        'does an FP8 mixture of experts land far below the fp8 peak?')
+written("05.8", 'Why is the smallest Llama 3.1 the most over-trained, and what limits '
+        'over-training the largest models?')

@@ -15,8 +15,8 @@ from .. import roofline as rf
 from ..hardware import hardware
 from ..kv import kv_bytes_per_token
 from ..models import model
-from ..variants import CHIPS, MODELS, first
-from . import register
+from ..variants import CHIPS, MODELS, STORAGE_PRICES, first
+from . import register, written
 
 #: Sheets with a long-context step, the book's default first.
 STEP_SHEETS = first("Claude Sonnet 4.5", [s.name for s in pr.long_context_sheets()])
@@ -80,7 +80,7 @@ def _ratio_setups() -> tuple:
     out = []
     for m, chip, ctx in itertools.product(RATIO_MODELS, RATIO_CHIPS, [4096, 2048]):
         chips = 8
-        one = rf.decode_step(m, chip, 1.0, ctx, chips)
+        one = rf.decode_step(m, chip, 1.0, ctx, chips, overlap="full")
         ok = mfu < min(1.0, one.compute / one.kv)           # below the MFU ceiling at this context
         batch = np.full(mfu.shape, np.inf)
         batch[ok] = pr.batch_for_mfu(m, chip, mfu[ok], ctx, chips=chips)
@@ -104,7 +104,7 @@ def _batch(v):
 
 
 def _batch_hints(v):
-    one = rf.decode_step(v["model"], v["chip"], 1.0, v["context"], v["chips"])
+    one = rf.decode_step(v["model"], v["chip"], 1.0, v["context"], v["chips"], overlap="full")
     no_kv = _decode_mfu(v) * one.weights / one.compute
     return [(no_kv / _batch(v), "You left out the KV reads: each sequence of the batch also reads its "
                                 "own cache, B S kv / (C W), which adds to the memory time.")]
@@ -227,8 +227,7 @@ register(
 
 
 # ---- 06.6: a storage price read as bytes per token ---------------------------------------------
-STORAGE = {"Gemini 2.5 Pro explicit cache": 4.50, "Claude Sonnet 4.5 1-hour write": 3.00,
-           "Claude Sonnet 4.5 5-minute write": 9.00}
+STORAGE = STORAGE_PRICES
 
 
 def _held(v):
@@ -243,3 +242,9 @@ register(
            (3600.0, "Storage is priced per HOUR; the chip too. Convert both to seconds, or neither.")],
     question="Bytes of cache per token that the storage price (in $ per million tokens per hour) would "
              "pay for if the cache sat in the chip's HBM, charged at the chip's whole rental price.")
+
+# ---- answered in words: nothing to check, but check() and explain() say so ----------------------
+written("06.7", 'Three reasons the cache size inferred from a price step can be wrong, and which '
+        'way each one moves it.')
+written("06.8", "Why does the KV cache change the tiers' batches, and why is there a batch API at "
+        '50% off but no cheap slow mode?')

@@ -14,7 +14,7 @@ from ..context import attention_intensity
 from ..models import model
 from ..roofline import decode_step
 from ..variants import BATCHES, CHIPS, CONTEXTS, MODELS, first, setups
-from . import register
+from . import register, written
 
 # ---- 07.1: a decode step without the cache ---------------------------------------------------
 NO_CACHE = setups(model=MODELS, chip=CHIPS, chips=first(8, [4, 2, 8]), batch=first(64, BATCHES),
@@ -26,7 +26,7 @@ def _no_cache(v):
 
 
 def _no_cache_hints(v):
-    with_cache = decode_step(v["model"], v["chip"], v["batch"], v["context"], v["chips"]).time
+    with_cache = decode_step(v["model"], v["chip"], v["batch"], v["context"], v["chips"], overlap="full").time
     return [(with_cache / _no_cache(v), "That is the step WITH the cache. Without it, every sequence "
                                         "pushes its whole history (S + 1 tokens) through the weights."),
             (1 / v["batch"], "Every one of the B sequences recomputes its own history: multiply by the batch."),
@@ -178,3 +178,9 @@ register(
     question="Rebuild the inputs of a reversible block y1 = x1 + F(x2), y2 = x2 + G(y1) from its "
              "outputs, and give the sum of the squares of the entries of x1. A correct inverse is "
              "exact to round-off, so the tolerance is tight.")
+
+# ---- answered in words: nothing to check, but check() and explain() say so ----------------------
+written("07.7", 'When is recomputation free? Which resource is idle in training and in MLA '
+        'decode, and why does no server recompute its KV cache?')
+written("07.8", 'Why must a cipher have the avalanche effect while a trained reversible network '
+        'must not?')

@@ -12,7 +12,7 @@ from ..hardware import hardware
 from ..kv import kv_bytes_per_token
 from ..models import model
 from ..variants import first
-from . import register
+from . import register, written
 
 # ---- 08.1: efficiency of an MLPerf result against the compute ceiling ----------------------------
 MLPERF = [{"key": m.key, "model": m.model, "chip": m.chip, "chips": m.chips, "dtype": m.dtype,
@@ -95,7 +95,9 @@ register(
              "caches of `context` tokens, all read every step: W / (S x kv bytes per token).")
 
 # ---- 08.4: Little's law on DeepSeek's figures ------------------------------------------------------
-SPEEDS = {"speed": [21.0, 20.0, 22.0]}
+# DeepSeek's users saw 20-22 tokens/s (the book's 21); the other speeds are what-ifs, far enough
+# apart that no student's answer is the one the book prints.
+SPEEDS = {"speed": [21.0, 15.0, 17.0, 25.0, 28.0, 32.0]}
 DS_NODE_TPS = rz.measurement("deepseek-decode").value
 
 
@@ -172,3 +174,9 @@ register(
            (0.5, "Count 2 FLOPs per multiply-add: 2 d^2 n* FLOPs at the knee.")],
     question="Fit t = max(a, b n) to the timings and give the machine's critical intensity in "
              "FLOP/byte: the knee n* = a / b of a d x d float32 product is at 2 d^2 n* / (4 d^2) = n* / 2.")
+
+# ---- answered in words: nothing to check, but check() and explain() say so ----------------------
+written("08.7", 'Speculative decoding at two tokens per step: which parts of the decode bound '
+        'change, and which ceiling can nothing beat?')
+written("08.8", 'Why must every assumption of an upper bound be optimistic, and what would it '
+        'mean if a published figure beat it?')
