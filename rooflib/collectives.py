@@ -118,8 +118,8 @@ def all_to_all_time(nbytes, chips, domain, scaleup_bandwidth, scaleout_bandwidth
     size = np.asarray(non_negative("nbytes", nbytes))
     p = np.asarray(whole_number("chips", chips))
     n = np.minimum(np.asarray(whole_number("domain", domain)), p)
-    up = size * (n - 1) / p / float(positive("scaleup_bandwidth", scaleup_bandwidth))
-    out = size * (p - n) / p / float(positive("scaleout_bandwidth", scaleout_bandwidth))
+    up = size * ((n - 1) / p) / float(positive("scaleup_bandwidth", scaleup_bandwidth))
+    out = size * ((p - n) / p) / float(positive("scaleout_bandwidth", scaleout_bandwidth))
     return scalar_or_array(np.maximum(up, out))
 
 

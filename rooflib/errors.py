@@ -40,15 +40,40 @@ def unknown_name(kind: str, name, known: dict[str, str]) -> UnknownNameError:
     return UnknownNameError(f"unknown {kind} {name!r}.{hint} Known {kind}s: {', '.join(every)}.")
 
 
+#: Largest magnitude any argument may have. Counts, bytes, FLOPs and prices all stay far below it
+#: (a year of the world's largest training run is ~1e27 FLOP); past it, products of two arguments
+#: overflow float64 and a result would silently turn into inf or NaN.
+LARGEST = 1e30
+
+
 def as_array(name: str, value) -> np.ndarray:
-    """`value` as a float array; a clear ValueError if it is not numeric or not finite."""
+    """`value` as a float array; a clear ValueError if it is not numeric, not finite or absurdly large.
+
+    Strings, bytes and booleans are refused even where numpy would convert them ("64" is a typing
+    slip, True is not a batch size).
+    """
+    if isinstance(value, (str, bytes, bool, np.bool_)):
+        raise ValueError(f"{name} must be a number or an array of numbers, got {_show(value)}")
     try:
-        arr = np.asarray(value, dtype=float)
+        raw = np.asarray(value)
+        if raw.dtype.kind not in "iuf":
+            raise TypeError
+        arr = raw.astype(float)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number or an array of numbers, got {value!r}") from None
+        raise ValueError(f"{name} must be a number or an array of numbers, got {_show(value)}") from None
+    except OverflowError:
+        raise ValueError(f"{name} is too large to be a number of anything, got {_show(value)}") from None
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {value!r}")
+        raise ValueError(f"{name} must be finite, got {_show(value)}")
+    if np.any(np.abs(arr) > LARGEST):
+        raise ValueError(f"{name} must be at most {LARGEST:g} in size, got {np.max(np.abs(arr)):g}")
     return arr
+
+
+def _show(value) -> str:
+    # repr() of what the caller passed, cut short: a 400-digit integer is not a useful message.
+    text = repr(value)
+    return text if len(text) <= 60 else text[:40] + " ... " + text[-10:]
 
 
 def _plain_number(value) -> bool:
@@ -57,15 +82,26 @@ def _plain_number(value) -> bool:
     return type(value) in (int, float)
 
 
+def _plain_failure(name: str, value, bound: str):
+    # The slow path of `positive`/`non_negative` for a Python number: say precisely what is wrong.
+    try:
+        v = float(value)
+    except OverflowError:
+        raise ValueError(f"{name} is too large to be a number of anything, got {_show(value)}") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {_show(value)}")
+    if v > LARGEST:
+        raise ValueError(f"{name} must be at most {LARGEST:g} in size, got {v:g}")
+    raise ValueError(f"{name} must be {bound}, got {v:g}")
+
+
 def positive(name: str, value):
     """`value` as a float (for a Python number) or float array, every element > 0, else ValueError
     naming `name`."""
     if _plain_number(value):
-        if math.isfinite(value) and value > 0:
+        if 0 < value <= LARGEST and math.isfinite(value):
             return float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"{name} must be finite, got {value!r}")
-        raise ValueError(f"{name} must be > 0, got {value:g}")
+        return _plain_failure(name, value, "> 0")
     arr = as_array(name, value)
     if np.any(arr <= 0):
         bad = arr[arr <= 0].flat[0]
@@ -77,11 +113,9 @@ def non_negative(name: str, value):
     """`value` as a float (for a Python number) or float array, every element >= 0, else
     ValueError naming `name`."""
     if _plain_number(value):
-        if math.isfinite(value) and value >= 0:
+        if 0 <= value <= LARGEST and math.isfinite(value):
             return float(value)
-        if not math.isfinite(value):
-            raise ValueError(f"{name} must be finite, got {value!r}")
-        raise ValueError(f"{name} must be >= 0, got {value:g}")
+        return _plain_failure(name, value, ">= 0")
     arr = as_array(name, value)
     if np.any(arr < 0):
         bad = arr[arr < 0].flat[0]
@@ -89,20 +123,26 @@ def non_negative(name: str, value):
     return arr
 
 
+#: Counts (chips, stages, tokens) above this lose their exactness as floats and overflow int64.
+LARGEST_COUNT = 2.0**53
+
+
 def whole_number(name: str, value, low: float = 1, high: float | None = None):
     """`value` as whole numbers in [low, high] (float or float array), else ValueError naming `name`.
 
     Chips, stages, layers and draft tokens are counts: 1.5 chips is a typing mistake, not a design.
+    `high` defaults to 2**53, past which a float no longer holds every whole number.
     """
+    high = LARGEST_COUNT if high is None else high
     v = non_negative(name, value) if low <= 0 else positive(name, value)
-    if type(v) is float and v.is_integer() and v >= low and (high is None or v <= high):
+    if type(v) is float and v.is_integer() and low <= v <= high:
         return v  # the common scalar case, without numpy
     arr = np.asarray(v)
     if np.any(arr != np.round(arr)):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
+        raise ValueError(f"{name} must be a whole number, got {_show(value)}")
     if np.any(arr < low):
         raise ValueError(f"{name} must be >= {low:g}, got {arr.min():g}")
-    if high is not None and np.any(arr > high):
+    if np.any(arr > high):
         raise ValueError(f"{name} must be <= {high:g}, got {arr.max():g}")
     return v
 
@@ -125,7 +165,7 @@ def fraction(name: str, value, *, allow_zero: bool = False, allow_one: bool = Tr
 def choice(name: str, value, options) -> str:
     """`value` if it is one of `options`, else ValueError naming `name` and listing them."""
     if value not in options:
-        raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}; got {value!r}")
+        raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}; got {_show(value)}")
     return value
 
 
@@ -145,3 +185,18 @@ def context_tokens(m, context, name: str = "context"):
         raise ValueError(f"{name} must be <= {m.name}'s context length of {m.context_length:,} "
                          f"tokens, got {longest:,.0f}")
     return s
+
+
+def broadcast(**arrays) -> tuple:
+    """The common shape of the named arguments, or a ValueError that names the ones that clash.
+
+    numpy's own message ("shape mismatch: objects cannot be broadcast") does not say which
+    argument to fix.
+    """
+    shapes = {k: np.shape(v) for k, v in arrays.items()}
+    try:
+        return np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        described = ", ".join(f"{k} {s}" for k, s in shapes.items() if s)
+        raise ValueError(f"array arguments must have shapes that combine (numpy broadcasting): got "
+                         f"{described}") from None

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .errors import normalise, unknown_name
+from .errors import UnknownNameError, normalise, unknown_name, whole_number
 from .units import GB, GiB, TB
 
 #: ICI: "latency per hop ... typically around 1us" (scaling-book sharding.md); we use it as the
@@ -254,9 +254,9 @@ def rack(hw, chips: int | None = None) -> Hardware:
     physical chips it stands for, so prices per chip-hour can be multiplied correctly.
     Example: rack(hardware("GB200")) is an NVL72 rack: 72 x 186 GB = 13.4 TB of HBM at 576 TB/s.
     """
-    hw = hardware(hw) if isinstance(hw, str) else hw
-    n = hw.scaleup_size if chips is None else int(chips)
-    if n < 1 or n > hw.scaleup_size:
+    hw = hardware(hw)
+    n = hw.scaleup_size if chips is None else int(whole_number("chips", chips))
+    if n > hw.scaleup_size:
         raise ValueError(f"chips must be between 1 and {hw.name}'s scale-up domain of "
                          f"{hw.scaleup_size}, got {chips!r}")
     return replace(
@@ -274,6 +274,9 @@ def hardware(name) -> Hardware:
     """
     if isinstance(name, Hardware):
         return name
+    if not isinstance(name, str):
+        raise UnknownNameError(f"a chip is named by a string (e.g. 'H100') or given as a Hardware, "
+                               f"got {type(name).__name__} {name!r}"[:200])
     key = normalise(name)
     if key in _INDEX:
         return CHIPS[_INDEX[key]]

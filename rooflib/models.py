@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .errors import normalise, unknown_name
+from .errors import UnknownNameError, normalise, unknown_name
 
 
 @dataclass(frozen=True)
@@ -261,6 +261,9 @@ def model(name) -> Model:
     """
     if isinstance(name, Model):
         return name
+    if not isinstance(name, str):
+        raise UnknownNameError(f"a model is named by a string (e.g. 'Llama 3.1 70B') or given as a Model, "
+                               f"got {type(name).__name__} {name!r}"[:200])
     key = normalise(name)
     if key in _INDEX:
         return MODELS[_INDEX[key]]

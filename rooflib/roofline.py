@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import choice, context_tokens, positive, scalar_or_array, whole_number
+from .errors import broadcast, choice, context_tokens, positive, scalar_or_array, whole_number
 from .formats import format_key, math_format, stored_weight_bytes
 from .hardware import hardware as lookup_hardware
 from .attention import decode_attention_flops
@@ -95,6 +95,8 @@ def decode_step(model, hw, batch, context, chips=1, *, dtype: str = "bf16", math
     b = positive("batch", batch)
     s = context_tokens(m, context)
     c = whole_number("chips", chips)
+    if not (type(b) is float and type(s) is float and type(c) is float):
+        broadcast(batch=b, context=s, chips=c)
     return _decode(m, h, b, s, c, math, stored_weight_bytes(m, dtype, expert_dtype), kv_key, overlap)
 
 
@@ -118,7 +120,8 @@ def optimal_batch(model, hw, dtype: str = "bf16", *, math_dtype: str | None = No
     """
     m, h = lookup_model(model), lookup_hardware(hw)
     math = math_format(dtype, math_dtype)
-    return h.flops_for(math) / h.hbm_bandwidth * stored_weight_bytes(m, dtype, expert_dtype) / (2.0 * m.active_params)
+    b_w = stored_weight_bytes(m, dtype, expert_dtype) / m.total_params   # average bytes per weight
+    return h.flops_for(math) / h.hbm_bandwidth * (b_w / 2.0) * m.sparsity
 
 
 def max_batch(model, hw, context, chips=1, *, dtype: str = "bf16", expert_dtype: str | None = None,
@@ -131,6 +134,7 @@ def max_batch(model, hw, context, chips=1, *, dtype: str = "bf16", expert_dtype:
     m, h = lookup_model(model), lookup_hardware(hw)
     s = positive("context", context_tokens(m, context))
     c = whole_number("chips", chips)
+    broadcast(context=s, chips=c)
     free = np.asarray(c) * h.hbm_capacity - stored_weight_bytes(m, dtype, expert_dtype)
     per_seq = np.asarray(s) * kv_bytes_per_token(m, s, format_key(kv_dtype, "kv_dtype"))
     out = np.floor(np.maximum(free, 0.0) / per_seq).astype(np.int64)
@@ -146,6 +150,7 @@ def cost_per_token(model, hw, batch, context, dollars_per_chip_hour, chips=1, *,
     `rack()` stands for several chips; the price is still per physical chip.
     """
     price = positive("dollars_per_chip_hour", dollars_per_chip_hour)
+    broadcast(batch=batch, context=context, dollars_per_chip_hour=price, chips=chips)
     h = lookup_hardware(hw)
     step = decode_step(model, h, batch, context, chips, dtype=dtype, math_dtype=math_dtype,
                        expert_dtype=expert_dtype, kv_dtype=kv_dtype, overlap=overlap)
@@ -172,7 +177,7 @@ def batch_for_step_time(model, hw, step_time, context, chips=1, *, dtype: str = 
     c = whole_number("chips", chips)
     w_bytes = stored_weight_bytes(m, dtype, expert_dtype)
     if overlap == "none":
-        shape = np.broadcast_shapes(np.shape(t), np.shape(s), np.shape(c))
+        shape = broadcast(step_time=t, context=s, chips=c)
         tt = np.broadcast_to(t, shape)
         return largest_below(lambda b: _decode(m, h, b, s, c, math, w_bytes, kv_key, overlap).time, tt)
     one = _decode(m, h, 1.0, s, c, math, w_bytes, kv_key, overlap)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .attention import decode_attention_flops
-from .errors import choice, context_tokens, fraction, positive, scalar_or_array, whole_number
+from .errors import broadcast, choice, context_tokens, fraction, positive, scalar_or_array, whole_number
 from .formats import format_key, math_format, stored_weight_bytes
 from .hardware import hardware as lookup_hardware
 from .kv import kv_bytes_per_token
@@ -76,6 +76,7 @@ def speculative_step(model, hw, batch, context, chips=1, *, draft_tokens, accept
     b = positive("batch", batch)
     s = context_tokens(m, context)
     c = whole_number("chips", chips)
+    broadcast(batch=b, context=s, chips=c, draft_tokens=draft_tokens, acceptance=acceptance)
     tokens = expected_tokens_per_step(acceptance, draft_tokens)
     k = np.asarray(draft_tokens, dtype=float)
     positions = k + 1.0

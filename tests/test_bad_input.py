@@ -1,0 +1,109 @@
+"""Every public function, fed every kind of bad value in every numeric argument, either raises a
+clear error that names the argument, or returns finite numbers: never a silent NaN, inf or a
+wrapped-around integer, never a traceback from deep inside numpy."""
+import inspect
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import rooflib as rl
+
+# A valid value for each argument name the public API uses; a call built from these must work.
+GOOD = {
+    "model": "Llama 3.1 8B", "hw": "H100", "batch": 4, "context": 1024, "chips": 2, "prompt": 512,
+    "dollars_per_chip_hour": 2.0, "step_time": 0.02, "draft_tokens": 3, "acceptance": 0.7,
+    "nbytes": 1e6, "ranks": 8, "bandwidth": 450e9, "step_latency": 0.47e-6, "params": 8e9, "tokens": 1e12,
+    "top_k": 2048, "kv_bytes_per_sequence": 1e9,
+}
+# Numeric arguments and the functions that take them, by name; options (formats, overlap) are
+# checked by their own tests.
+NUMERIC = {"batch", "context", "chips", "prompt", "dollars_per_chip_hour", "step_time", "draft_tokens",
+           "acceptance", "nbytes", "ranks", "bandwidth", "step_latency", "params", "tokens", "top_k",
+           "kv_bytes_per_sequence"}
+FUNCTIONS = [rl.decode_step, rl.prefill_step, rl.speculative_step, rl.max_batch, rl.cost_per_token,
+             rl.batch_for_step_time, rl.all_reduce_time, rl.expected_tokens_per_step, rl.kv_bytes,
+             rl.attention_flops, rl.chinchilla_tokens, rl.context_for_kv_bytes]
+BAD = [float("nan"), float("inf"), -1.0, "64", True, None, 1e300, 2**63, 10**400, [1, "a"], b"4", {"a": 1}]
+
+
+def _call(fn, **override):
+    sig = inspect.signature(fn)
+    kwargs = {}
+    for name, p in sig.parameters.items():
+        if name in override:
+            kwargs[name] = override[name]
+        elif name in GOOD and (p.default is inspect.Parameter.empty or name in NUMERIC):
+            kwargs[name] = GOOD[name]
+    return fn(**kwargs)
+
+
+def _finite(result) -> bool:
+    if isinstance(result, (int, float, np.ndarray, np.generic)):
+        return bool(np.all(np.isfinite(result)))
+    parts = [getattr(result, k) for k in ("time", "compute", "weights", "kv", "comm", "mfu") if hasattr(result, k)]
+    return all(_finite(p) for p in parts)
+
+
+def _numeric_params(fn):
+    return [n for n in inspect.signature(fn).parameters if n in NUMERIC]
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda f: f.__name__)
+def test_good_call_works(fn):
+    assert _finite(_call(fn))
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("bad", BAD, ids=repr)
+def test_bad_values_raise_errors_that_name_the_argument(fn, bad):
+    for name in _numeric_params(fn):
+        try:
+            result = _call(fn, **{name: bad})
+        except (ValueError, LookupError) as e:
+            assert name in str(e) or name.replace("_", " ") in str(e), (fn.__name__, name, bad, str(e))
+            assert len(str(e)) < 400
+        else:
+            assert _finite(result), (fn.__name__, name, bad)
+
+
+@pytest.mark.parametrize("fn", [rl.decode_step, rl.speculative_step, rl.cost_per_token, rl.max_batch],
+                         ids=lambda f: f.__name__)
+def test_clashing_array_shapes_name_the_arguments(fn):
+    params = _numeric_params(fn)
+    first, second = params[0], params[1]
+    with pytest.raises(ValueError, match=f"{first}.*{second}|{second}.*{first}"):
+        _call(fn, **{first: np.full(3, GOOD[first]), second: np.full(4, GOOD[second])})
+
+
+@pytest.mark.parametrize("name", [["h100"], None, 3, b"h100"], ids=repr)
+def test_names_must_be_strings(name):
+    with pytest.raises(LookupError, match="string"):
+        rl.hardware(name)
+    with pytest.raises(LookupError, match="string"):
+        rl.model(name)
+
+
+def test_rack_refuses_fractions_and_nonsense():
+    with pytest.raises(ValueError, match="whole number"):
+        rl.rack("GB200", 2.7)
+    with pytest.raises(ValueError, match="chips"):
+        rl.rack("GB200", float("nan"))
+    with pytest.raises(LookupError):
+        rl.rack(None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(batch=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(min_value=-2**80, max_value=2**80)),
+       context=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(min_value=-10, max_value=10**6)),
+       chips=st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(min_value=-3, max_value=2**70)))
+def test_decode_step_fuzz_never_returns_nonsense(batch, context, chips):
+    try:
+        step = rl.decode_step("Llama 3.1 70B", "H100", batch, context, chips=chips)
+    except ValueError as e:
+        assert any(k in str(e) for k in ("batch", "context", "chips"))
+        return
+    for part in (step.time, step.mfu, step.mbu, step.tokens_per_second):
+        assert math.isfinite(part) and part >= 0
