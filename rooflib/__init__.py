@@ -16,6 +16,7 @@ One module per idea, in the order of the chapters:
     step, attention       one step's parts and how they add up (per phase, or the lecture's ideal)
     roofline              one decode step: compute, weight reads, KV reads, collectives (chapter 1)
     speculative           speculative decoding and multi-token prediction (chapter 1)
+    estimate, published   a serving estimate (prefill, decode, overhead) and the published results it is checked on
     kv, context           the KV cache; prefill vs decode; the Goldilocks context (chapter 2)
     moe                   experts touched, all-to-all, expert parallelism (chapter 3)
     pipeline              stages, bubbles, schedules (chapter 4)
@@ -39,11 +40,12 @@ from .roofline import (DecodeStep, batch_for_step_time, cost_per_token, critical
                        max_batch, memory_turnover, optimal_batch, weight_bytes)
 from .speculative import expected_tokens_per_step, speculative_step
 from .collectives import all_reduce_time
+from .estimate import ServingEstimate, serving_estimate
 # chapter 2
 from .kv import attention_designs, kv_bytes, kv_bytes_per_token, redesign
 from .context import (PrefillStep, attention_flops, attention_intensity, cache_equals_weights_context,
-                      compute_bound_batch, context_for_kv_bytes, crossover_context, decode_intensity,
-                      goldilocks_context, max_context, mfu_ceiling, prefill_intensity, prefill_step,
+                      compute_bound_batch, context_for_kv_bytes, decode_intensity, goldilocks_context,
+                      max_context, memory_bound_context, mfu_ceiling, prefill_intensity, prefill_step,
                       recompute_flops, recompute_to_read_ratio, topk_decode_step, topk_read_bytes)
 # chapter 3
 from .moe import (SCALEOUT_BANDWIDTH, MoEDecodeStep, all_to_all_time, chips_needed, comm_exposed_batch,
@@ -56,7 +58,8 @@ from .training import (balanced_pretraining_tokens, chinchilla_optimal, chinchil
                        inference_flops_per_token, lifetime_compute, lifetime_optimum, overtraining_factor,
                        training_chip_hours, training_flops, training_time)
 # chapter 6
-from .prices import PRICE_SHEETS, PriceSheet, implied_kv_bytes_per_token, price_sheet, read_price_sheet
+from .prices import PRICE_SHEETS, PriceSheet, implied_kv_bytes_per_token, price_sheet
+from .reports import read_price_sheet
 
 __all__ = [
     # catalogs and units
@@ -66,11 +69,11 @@ __all__ = [
     # chapter 1
     "DecodeStep", "batch_for_step_time", "cost_per_token", "critical_intensity", "decode_step", "max_batch",
     "memory_turnover", "optimal_batch", "weight_bytes", "expected_tokens_per_step", "speculative_step",
-    "all_reduce_time",
+    "all_reduce_time", "ServingEstimate", "serving_estimate",
     # chapter 2
     "attention_designs", "kv_bytes", "kv_bytes_per_token", "redesign", "PrefillStep", "attention_flops",
     "attention_intensity", "cache_equals_weights_context", "compute_bound_batch", "context_for_kv_bytes",
-    "crossover_context", "decode_intensity", "goldilocks_context", "max_context", "mfu_ceiling",
+    "decode_intensity", "goldilocks_context", "max_context", "memory_bound_context", "mfu_ceiling",
     "prefill_intensity", "prefill_step", "recompute_flops", "recompute_to_read_ratio", "topk_decode_step",
     "topk_read_bytes",
     # chapter 3
