@@ -81,14 +81,15 @@ def all_reduce_time(nbytes, ranks, bandwidth, step_latency, *, domain=None,
     n = np.asarray(whole_number("ranks", ranks))
     size = np.asarray(non_negative("nbytes", nbytes))
     d = n if domain is None else np.minimum(np.asarray(whole_number("domain", domain)), n)
-    return _all_reduce(size, n, d, float(positive("bandwidth", bandwidth)),
+    return all_reduce_kernel(size, n, d, float(positive("bandwidth", bandwidth)),
                        float(non_negative("step_latency", step_latency)), scaleout_bandwidth,
                        base_latency, network_step_latency)
 
 
-def _all_reduce(size, n, d, bandwidth, step_latency, scaleout_bandwidth, base_latency,
-                network_step_latency):
-    # Checked inputs only (the step builder calls this on every step); Python floats stay floats.
+def all_reduce_kernel(size, n, d, bandwidth, step_latency, scaleout_bandwidth, base_latency,
+                      network_step_latency):
+    """`all_reduce_time` on inputs already checked (floats or arrays): the step builder calls it
+    on every step, so it validates nothing. Python floats stay floats."""
     if type(n) is float and type(d) is float:  # one chip count: scalar latencies, `size` may be an array
         if n <= 1:
             return 0.0 * size

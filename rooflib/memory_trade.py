@@ -23,6 +23,9 @@ the linear-in-s tensors (11 attention, 19 MLP with a 4h GeLU MLP, 4 layer norms)
 attention score matrices, which FlashAttention-style kernels never store. Storing only each
 layer's input costs 2 s b h bytes. The constants belong to that GPT block (4h MLP, dropout); a
 SwiGLU block without dropout differs by tens of percent, which changes no conclusion below.
+This module is the formula's one home: `schedules.training_activation_bytes` (chapter 4) calls it.
+
+The chapter's aside, a toy Feistel cipher beside the reversible block, is the module `feistel`.
 """
 from __future__ import annotations
 
@@ -30,7 +33,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import as_array, positive, scalar_or_array
+from .errors import non_negative, positive, scalar_or_array, whole_number
+# The chapter's cipher aside lives in `feistel`; the notebook calls it as memory_trade.X.
+from .feistel import avalanche, feistel_decrypt, feistel_encrypt, feistel_keys, popcount32  # noqa: F401
 from .models import model as lookup_model
 from .roofline import decode_step
 
@@ -57,9 +62,7 @@ def step_time_without_cache(model, hw, batch, context, chips=1, dtype: str = "bf
     recomputed for free; any real batch is far past that.
     """
     b = positive("batch", batch)
-    s = as_array("context", context)
-    if np.any(s < 0):
-        raise ValueError(f"context must be >= 0, got {s.min():g}")
+    s = non_negative("context", context)
     return decode_step(model, hw, b * (s + 1.0), 0, chips=chips, dtype=dtype, overlap="full").time
 
 
@@ -86,11 +89,9 @@ def layer_input_bytes(seq, batch, d_model):
 
 
 def _interval(n_layers, k):
+    """(L, k) checked: k a whole number of layers from 1 to L (`errors.whole_number`)."""
     L = positive("n_layers", n_layers)
-    k = positive("k", k)
-    if np.any(k != np.round(k)) or np.any(k > L):
-        raise ValueError(f"k must be a whole number of layers between 1 and n_layers, got {k!r}")
-    return L, k
+    return L, whole_number("k", k, 1, float(np.max(L)))
 
 
 def checkpointed_activation_bytes(n_layers, k, layer_bytes, input_bytes):
@@ -316,63 +317,3 @@ class ReversibleStack:
             (y1, y2), (dy1, dy2), g = blk.backward(y1, y2, dy1, dy2)
             grads.append(g)
         return dy1, dy2, grads[::-1], 2
-
-
-# ---------------------------------------------------------------------------------------------
-# 5. Aside: a toy Feistel cipher, to contrast mixing that hides with mixing that generalises
-# ---------------------------------------------------------------------------------------------
-_MASK16 = np.uint32(0xFFFF)
-
-
-def _round_function(r, k):
-    """A 16-bit nonlinear mixing function: key xor, two odd multiplies and xor-shifts (mod 2^16)."""
-    x = (r ^ k) & _MASK16
-    x = (x * np.uint32(0x9E37)) & _MASK16
-    x ^= x >> np.uint32(7)
-    x = (x * np.uint32(0x2C1B)) & _MASK16
-    x ^= x >> np.uint32(9)
-    return x
-
-
-def feistel_keys(seed: int = 0, rounds: int = 8) -> np.ndarray:
-    """Round keys for the toy cipher, drawn from a seeded generator (16 bits each)."""
-    return np.random.default_rng(seed).integers(0, 1 << 16, size=rounds, dtype=np.uint32)
-
-
-def feistel_encrypt(blocks, keys) -> np.ndarray:
-    """Encrypt 32-bit blocks with a Feistel network: (L, R) -> (R, L xor F(R, k)) per round.
-
-    A TOY for the avalanche demonstration; it has no security whatsoever.
-    """
-    b = np.asarray(blocks, dtype=np.uint32)
-    left, right = b >> np.uint32(16), b & _MASK16
-    for k in np.asarray(keys, dtype=np.uint32):
-        left, right = right, left ^ _round_function(right, k)
-    return (left << np.uint32(16)) | right
-
-
-def feistel_decrypt(blocks, keys) -> np.ndarray:
-    """The inverse: the same rounds in reverse order, (L, R) -> (R xor F(L, k), L)."""
-    b = np.asarray(blocks, dtype=np.uint32)
-    left, right = b >> np.uint32(16), b & _MASK16
-    for k in np.asarray(keys, dtype=np.uint32)[::-1]:
-        left, right = right ^ _round_function(left, k), left
-    return (left << np.uint32(16)) | right
-
-
-def popcount32(x) -> np.ndarray:
-    """Number of 1 bits in each 32-bit word."""
-    x = np.asarray(x, dtype=np.uint32)
-    return np.unpackbits(x.view(np.uint8).reshape(*x.shape, 4), axis=-1).sum(axis=-1)
-
-
-def avalanche(keys, n_samples: int = 4096, seed: int = 1) -> np.ndarray:
-    """Mean number of output bits that flip when one input bit flips, for each of the 32 input bits."""
-    rng = np.random.default_rng(seed)
-    x = rng.integers(0, 1 << 32, size=n_samples, dtype=np.uint64).astype(np.uint32)
-    y = feistel_encrypt(x, keys)
-    out = np.empty(32)
-    for bit in range(32):
-        y2 = feistel_encrypt(x ^ np.uint32(1 << bit), keys)
-        out[bit] = popcount32(y ^ y2).mean()
-    return out

@@ -36,6 +36,7 @@ from .hardware import hardware as lookup_hardware
 from .kv import kv_bytes_per_token
 from .models import model as lookup_model
 from .roofline import DecodeStep, decode_step, weight_bytes
+from .solve import bisect
 from .units import bytes_per_element
 
 
@@ -85,10 +86,15 @@ def moe_weight_bytes_read(model, batch, dtype: str = "bf16"):
     gives exactly `weight_bytes(model, dtype)`. A dense model always reads everything.
     """
     m = lookup_model(model)
-    b_w = bytes_per_element(dtype)
-    touched = np.asarray(experts_touched(m, batch))
+    return scalar_or_array(_weight_bytes_read(m, positive("batch", batch), bytes_per_element(dtype)))
+
+
+def _weight_bytes_read(m, b, b_w):
+    # Checked model, batch and bytes per weight: the formula of `moe_weight_bytes_read`, which
+    # `comm_exposed_batch`'s bisection calls directly. Dense models touch no routed experts.
+    touched = m.n_experts * -np.expm1(b * np.log1p(-m.experts_per_token / m.n_experts)) if m.is_moe else 0.0 * b
     always = m.total_params - routed_expert_params(m)
-    return scalar_or_array((always + m.n_moe_layers * touched * m.expert_params()) * b_w)
+    return (always + m.n_moe_layers * touched * m.expert_params()) * b_w
 
 
 
@@ -195,8 +201,8 @@ def moe_decode_step(model, hw, batch, context, chips=1, *, dtype: str = "bf16", 
     base = decode_step(m, h, batch, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap=overlap)
     c = np.asarray(base.chips)
     weights = np.asarray(moe_weight_bytes_read(m, base.batch, dtype)) / (c * h.hbm_bandwidth)
-    comm = all_to_all_time(m, h, base.batch, base.chips, dispatch_dtype, combine_dtype, domain,
-                           scaleout_bandwidth)
+    comm = all_to_all_time(m, h, base.batch, base.chips, dispatch_dtype=dispatch_dtype,
+                           combine_dtype=combine_dtype, domain=domain, scaleout_bandwidth=scaleout_bandwidth)
     shape = np.shape(base.compute)
     fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
     fields.update(weights=scalar_or_array(np.broadcast_to(weights, shape)),
@@ -223,25 +229,24 @@ def comm_exposed_batch(model, hw, context, chips, dtype: str = "bf16", kv_dtype:
     comm1, compute1, kv1 = (np.asarray(x, dtype=float) for x in (one.comm, one.compute, one.kv))
     if not m.is_moe:
         return scalar_or_array(np.full(np.shape(comm1), np.inf))
-    # memory(B) = w_always + w_experts (1 - q^B) + kv1 B, the same terms as moe_weight_bytes_read
+    # memory(B) = w_always + w_experts (1 - q^B) + kv1 B: `moe_weight_bytes_read`'s equation (its
+    # kernel, `_weight_bytes_read`) with the per-byte time folded into its two constants, so the
+    # 60 halvings below cost a few array operations each. (Calling the kernel instead moves the
+    # answer in its 16th digit, which chapter 3's committed outputs would register.)
     per_byte = bytes_per_element(dtype) / (np.asarray(one.chips) * h.hbm_bandwidth)
     w_always = (m.total_params - routed_expert_params(m)) * per_byte
     w_experts = routed_expert_params(m) * per_byte
     log_q = np.log1p(-m.experts_per_token / m.n_experts)
 
-    def over(log10_b):  # all-to-all longer than memory at B = 10^log10_b?
-        b = 10.0 ** log10_b
-        memory = w_always - w_experts * np.expm1(b * log_q) + kv1 * b
-        return comm1 * b > memory
+    def over(log10_b):  # +1 where the all-to-all outlasts memory at B = 10^log10_b, else -1
+        b = 10.0 ** np.asarray(log10_b)
+        return np.where(comm1 * b > w_always - w_experts * np.expm1(b * log_q) + kv1 * b, 1.0, -1.0)
 
-    lo, hi = np.zeros(np.shape(comm1)), np.full(np.shape(comm1), 12.0)  # B from 1 to 10^12
-    never = (comm1 <= compute1) | ~over(hi)   # hidden under compute, or never outgrows memory
+    shape = np.shape(comm1)
+    never = (comm1 <= compute1) | (over(np.full(shape, 12.0)) < 0)  # hidden under compute, or never outgrows memory
     exposed_at_one = ~np.asarray(one.comm_hidden)
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        o = over(mid)
-        hi, lo = np.where(o, mid, hi), np.where(o, lo, mid)
-    out = np.where(never, np.inf, np.where(exposed_at_one, 1.0, 10.0 ** hi))
+    crossing = 10.0 ** np.asarray(bisect(over, np.zeros(shape), 12.0, iters=60, end="upper"))  # B from 1 to 10^12
+    out = np.where(never, np.inf, np.where(exposed_at_one, 1.0, crossing))
     return scalar_or_array(out)
 
 

@@ -16,18 +16,18 @@ so the KV cache per chip does NOT shrink with P; only the weights do. Past P* = 
 cache dominates and more stages buy little: the batch that fits per micro-batch,
 B_max(P) = (C M_hbm - W / P) / (S k), creeps up to the ceiling C M_hbm / (S k).
 
-Training. A step of M micro-batches on P stages (GPipe: all forwards, then all backwards) takes
-(M + P - 1) slots where M would do: the bubble is (P - 1) / (M + P - 1) of the step. 1F1B
-(one-forward-one-backward) has the same bubble and keeps at most P micro-batches' activations
-instead of M; interleaving v chunks per device divides the bubble time by v:
-(P - 1) / (v M + P - 1). `pipeline_schedule` builds these schedules as data, and the bubble is
-counted from them, not assumed.
+Training (bubbles, schedules as data, micro-batches) is the sibling module `schedules`; its
+public names are importable from here too (`pipeline.bubble_fraction`, `pipeline.pipeline_schedule`),
+as chapter 4 teaches both halves.
 
 Inference latency. A token visits the P stages in turn, so it pays the compute and memory time of
 the whole model (as on one stage's chips) plus P - 1 activation hops and one hop back with the
 sampled token: each hop costs a fixed link latency plus B x d_model x bytes / link bandwidth.
 Throughput per chip is unchanged (every stage is busy with a different micro-batch), as long as
 enough micro-batches are in flight to cover the hops.
+
+Stage balance. Stages cut at layer boundaries carry unequal work when layers differ (dense and
+MoE layers, the embedding and the output head): `stage_balance` weighs each stage.
 """
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ import numpy as np
 
 from .collectives import HOP_LATENCY as LINK_LATENCY, SCALEOUT_BANDWIDTH as NIC_BANDWIDTH, hop_time  # noqa: F401
 from .errors import context_tokens, non_negative, positive, scalar_or_array, whole_number
+# Training schedules live in `schedules`; chapter 4's notebooks and cards call them as pipeline.X.
+from .schedules import (SCHEDULE_KINDS, Schedule, bubble_fraction, microbatch_weight_traffic,  # noqa: F401
+                        min_microbatch_tokens, pipeline_schedule, stage_count, training_activation_bytes)
 from .hardware import Hardware, hardware as lookup_hardware, rack
 from .kv import kv_bytes_per_token
 from .models import Model, model as lookup_model
@@ -47,28 +50,6 @@ from .units import bytes_per_element
 
 #: Bytes sent back from the last stage to the first per sequence: one sampled token id (int32).
 TOKEN_ID_BYTES = 4
-
-#: Stored activation bytes per token, per layer, per unit of d_model, for a 16-bit transformer layer
-#: without recomputation: Korthikanti et al. 2022, "Reducing Activation Recomputation in Large
-#: Transformer Models", arXiv:2205.05198, eq. 1, s b h (34 + 5 a s / h); the 5 a s / h term (the
-#: attention-score matrix) is not stored by fused (flash) attention. With full recomputation only
-#: each layer's 2-byte input is kept.
-ACTIVATION_BYTES_PER_D = 34.0
-
-
-# ---- validation ------------------------------------------------------------------------------------
-def _whole(name: str, value, low: int = 1, high: int | None = None) -> np.ndarray:
-    """`value` as a float array of whole numbers in [low, high] (`errors.whole_number`)."""
-    return np.asarray(whole_number(name, value, low, high), dtype=float)
-
-
-def _stages(m: Model, stages) -> np.ndarray:
-    """Stages: whole numbers from 1 to the model's layer count (a stage holds at least one layer)."""
-    p = _whole("stages", stages)
-    if np.any(p > m.n_layers):
-        raise ValueError(f"stages must be <= {m.name}'s {m.n_layers} layers (a stage holds at "
-                         f"least one layer), got {p.max():g}")
-    return p
 
 
 def stage_hardware(hw, chips_per_stage=None) -> Hardware:
@@ -131,10 +112,10 @@ def stage_memory(model, hw, stages, batch, context, chips_per_stage=None, in_fli
     m = lookup_model(model)
     stage = stage_hardware(hw, chips_per_stage)
     stage.flops_for(dtype)  # the chip must support the weight format
-    p = _stages(m, stages)
+    p = stage_count(m, stages)
     b = positive("batch", batch)
     s = context_tokens(m, context)
-    n = p if in_flight is None else _whole("in_flight", in_flight)
+    n = p if in_flight is None else whole_number("in_flight", in_flight)
     c = stage.chips
     weights = weight_bytes(m, dtype) / (p * c)
     kv = n * b * s * kv_bytes_per_token(m, s, kv_dtype) / p / c
@@ -169,9 +150,9 @@ def max_microbatch(model, hw, stages, context, chips_per_stage=None, dtype: str 
     """
     m = lookup_model(model)
     stage = stage_hardware(hw, chips_per_stage)
-    p = _stages(m, stages)
+    p = stage_count(m, stages)
     total = np.asarray(max_batch(m, stage, context, chips=p, dtype=dtype, kv_dtype=kv_dtype))
-    out = (total // p.astype(np.int64)).astype(np.int64)
+    out = (total // np.asarray(p).astype(np.int64)).astype(np.int64)
     return out.item() if out.ndim == 0 else out
 
 
@@ -271,263 +252,15 @@ def pipeline_decode(model, hw, batch, context, stages, chips_per_stage=None, in_
     """
     m = lookup_model(model)
     st = stage_hardware(hw, chips_per_stage)
-    p = _stages(m, stages)
-    n = p if in_flight is None else _whole("in_flight", in_flight)
+    p = stage_count(m, stages)
+    n = p if in_flight is None else whole_number("in_flight", in_flight)
     k = st.chips if links is None else links
     step = decode_step(m, st, batch, context, chips=1, dtype=dtype, kv_dtype=kv_dtype, overlap="full")
-    hop = hop_time(activation_bytes(m, batch, dtype), bandwidth, latency, k)
-    back = hop_time(positive("batch", batch) * TOKEN_ID_BYTES, bandwidth, latency, k)
+    hop = hop_time(activation_bytes(m, batch, dtype), bandwidth=bandwidth, latency=latency, links=k)
+    back = hop_time(positive("batch", batch) * TOKEN_ID_BYTES, bandwidth=bandwidth, latency=latency, links=k)
     return PipelineDecode(step=step, stage=scalar_or_array(np.asarray(step.time) / p), hop=hop,
                           hop_back=back, stages=scalar_or_array(p), batch=step.batch,
                           in_flight=scalar_or_array(n))
-
-
-# ---- training: bubbles, schedules, micro-batches ---------------------------------------------------
-def bubble_fraction(stages, microbatches, interleave=1):
-    """Fraction of a training step each device sits idle: (P - 1) / (v M + P - 1).
-
-    GPipe and 1F1B (v = 1) both fill and drain the pipeline once per step: (P - 1) idle slots out
-    of (M + P - 1). Interleaving v model chunks per device divides the idle time by v. Limits:
-    P = 1 gives 0; M -> infinity gives 0. Example: P = 4, M = 8: 3 / 11 = 27 %.
-    Published as "O((K-1)/(M+K-1))" (GPipe, arXiv:1811.06965, section 2.3) and, relative to the
-    ideal time instead of the total, as (p-1)/m and (1/v)(p-1)/m (Megatron-LM, arXiv:2104.04473).
-    """
-    p = positive("stages", stages)
-    mb = positive("microbatches", microbatches)
-    v = positive("interleave", interleave)
-    return scalar_or_array((p - 1) / (v * mb + p - 1))
-
-
-SCHEDULE_KINDS = ("gpipe", "1f1b", "interleaved", "decode")
-
-_OP_DTYPE = np.dtype([("stage", np.int64), ("chunk", np.int64), ("microbatch", np.int64),
-                      ("token", np.int64), ("phase", "U1"), ("start", np.int64), ("duration", np.int64)])
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """A pipeline schedule as data: one row per (stage, chunk, micro-batch, token, phase) operation.
-
-    `ops` is a numpy structured array with fields stage (the device, 0 = first), chunk (the model
-    chunk on that device, 0 unless interleaved), microbatch, token (decode only), phase ('F' forward
-    or 'B' backward), start and duration (in time slots: one slot is one forward pass of one
-    micro-batch through one chunk). Everything else is counted from `ops`.
-    """
-
-    ops: np.ndarray
-    stages: int
-    microbatches: int
-    kind: str
-    interleave: int = 1
-
-    @property
-    def makespan(self) -> int:
-        """Slots from the first operation's start to the last one's end."""
-        return int((self.ops["start"] + self.ops["duration"]).max())
-
-    @property
-    def busy(self) -> np.ndarray:
-        """Busy slots per stage."""
-        return np.bincount(self.ops["stage"], weights=self.ops["duration"], minlength=self.stages)
-
-    @property
-    def bubble_fraction(self) -> float:
-        """Idle share of all devices' time over the makespan: 1 - sum(busy) / (P x makespan)."""
-        return float(1.0 - self.busy.sum() / (self.stages * self.makespan))
-
-    def grid(self) -> np.ndarray:
-        """(stages x makespan) array: the micro-batch running in each slot, -1 where idle."""
-        g = np.full((self.stages, self.makespan), -1, dtype=np.int64)
-        for op in self.ops:
-            g[op["stage"], op["start"]:op["start"] + op["duration"]] = op["microbatch"]
-        return g
-
-    def peak_in_flight(self) -> np.ndarray:
-        """Per stage, the most micro-batches whose activations are held at once (forward done,
-        backward not yet), in units of one micro-batch's activations for the whole stage."""
-        peaks = np.zeros(self.stages)
-        for s in range(self.stages):
-            mine = self.ops[self.ops["stage"] == s]
-            if not np.any(mine["phase"] == "B"):
-                continue  # decoding keeps nothing for a backward pass
-            # +1 when a forward starts (its activations appear), -1 when a backward ends.
-            events = sorted([(int(o["start"]), 1) for o in mine if o["phase"] == "F"]
-                            + [(int(o["start"] + o["duration"]), -1) for o in mine if o["phase"] == "B"],
-                            key=lambda e: (e[0], e[1]))
-            held = np.cumsum([e[1] for e in events])
-            peaks[s] = held.max() / self.interleave
-        return peaks
-
-
-def _simulate(device_orders, deps, durations, stages) -> np.ndarray:
-    """Run each device's operations in its given order, each as early as its inputs allow."""
-    done: dict = {}
-    rows = []
-    pos = [0] * stages
-    free = [0] * stages
-    remaining = sum(len(o) for o in device_orders)
-    while remaining:
-        progressed = False
-        for d in range(stages):
-            order = device_orders[d]
-            while pos[d] < len(order):
-                key = order[pos[d]]
-                inputs = deps(key)
-                if any(x not in done for x in inputs):
-                    break
-                start = max([free[d]] + [done[x] for x in inputs])
-                end = start + durations(key)
-                done[key] = end
-                free[d] = end
-                phase, vstage, mb, tok = key
-                rows.append((d, vstage // stages, mb, tok, phase, start, end - start))
-                pos[d] += 1
-                remaining -= 1
-                progressed = True
-        if not progressed:  # a bug in an operation order, never a user error
-            raise RuntimeError("pipeline schedule deadlocked")
-    ops = np.array(rows, dtype=_OP_DTYPE)
-    return ops[np.lexsort((ops["stage"], ops["start"]))]
-
-
-def pipeline_schedule(stages: int, microbatches: int, kind: str = "gpipe", interleave: int = 1,
-                      backward_cost: int = 2, tokens: int = 3) -> Schedule:
-    """Build a pipeline schedule as data (see `Schedule`); draw it with `draw_schedule`.
-
-    kind 'gpipe': each stage runs all M forwards, then all M backwards (Huang et al. 2019).
-    kind '1f1b': stage s runs min(P - s - 1, M) forwards to fill the pipe, then alternates one
-        forward and one backward, then drains (PipeDream-Flush, Narayanan et al. 2021).
-    kind 'interleaved': each device holds `interleave` (v >= 2) chunks of L / (v P) layers, chunk c
-        of device d being virtual stage c P + d; forwards then backwards, in groups of P
-        micro-batches (M must be a multiple of P).
-    kind 'decode': inference, no backward: M micro-batches circulate for `tokens` tokens each; the
-        first stage takes micro-batch m's next token once the last stage has produced it.
-    A forward of one micro-batch through one chunk takes 1 slot, a backward `backward_cost` slots
-    (about 2: a backward pass does twice the FLOPs of a forward).
-    """
-    if kind not in SCHEDULE_KINDS:
-        raise ValueError(f"kind must be one of {', '.join(SCHEDULE_KINDS)}; got {kind!r}")
-    P = int(_whole("stages", stages))
-    M = int(_whole("microbatches", microbatches))
-    bc = int(_whole("backward_cost", backward_cost))
-    v = int(_whole("interleave", interleave))
-    T = int(_whole("tokens", tokens))
-    if kind == "interleaved":
-        if v < 2:
-            raise ValueError(f"interleave must be >= 2 for an interleaved schedule, got {interleave!r}")
-        if M % P:
-            raise ValueError(f"microbatches must be a multiple of stages ({P}) for an interleaved "
-                             f"schedule, got {M}")
-    elif v != 1:
-        raise ValueError(f"interleave must be 1 unless kind is 'interleaved', got {interleave!r}")
-    V = v * P  # virtual stages
-
-    def durations(key):
-        return 1 if key[0] == "F" else bc
-
-    def deps(key):
-        phase, k, mb, tok = key
-        if phase == "F":
-            if k > 0:
-                return [("F", k - 1, mb, tok)]
-            return [("F", V - 1, mb, tok - 1)] if (kind == "decode" and tok > 0) else []
-        return [("B", k + 1, mb, 0)] if k < V - 1 else [("F", V - 1, mb, 0)]
-
-    orders = []
-    for d in range(P):
-        if kind == "gpipe":
-            order = [("F", d, mb, 0) for mb in range(M)] + [("B", d, mb, 0) for mb in range(M)]
-        elif kind == "1f1b":
-            warm = min(P - d - 1, M)
-            order = [("F", d, mb, 0) for mb in range(warm)]
-            for i in range(M - warm):
-                order += [("F", d, warm + i, 0), ("B", d, i, 0)]
-            order += [("B", d, mb, 0) for mb in range(M - warm, M)]
-        elif kind == "interleaved":
-            groups = [range(g, g + P) for g in range(0, M, P)]
-            order = [("F", c * P + d, mb, 0) for g in groups for c in range(v) for mb in g]
-            order += [("B", c * P + d, mb, 0) for g in groups for c in reversed(range(v)) for mb in g]
-        else:  # decode
-            order = [("F", d, mb, t) for t in range(T) for mb in range(M)]
-        orders.append(order)
-    ops = _simulate(orders, deps, durations, P)
-    return Schedule(ops=ops, stages=P, microbatches=M, kind=kind, interleave=v)
-
-
-def draw_schedule(ax, schedule: Schedule, labels: bool = True, normalise: bool = False):
-    """Draw `schedule` on matplotlib axes `ax`: one row per stage, forwards blue, backwards orange.
-
-    Idle slots stay blank: the bubble is the white area. With `normalise`, time is shown as a
-    fraction of the makespan. Returns the two PolyCollections (forward, backward).
-    """
-    from matplotlib.collections import PolyCollection
-
-    from .plotting import OKABE_ITO
-
-    scale = 1.0 / schedule.makespan if normalise else 1.0
-    verts = {"F": [], "B": []}
-    for op in schedule.ops:
-        x0, x1 = op["start"] * scale, (op["start"] + op["duration"]) * scale
-        y0, y1 = op["stage"] + 0.1, op["stage"] + 0.9
-        verts[str(op["phase"])].append([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
-    colours = {"F": OKABE_ITO["sky"], "B": OKABE_ITO["orange"]}
-    names = {"F": "forward", "B": "backward"}
-    out = []
-    for ph in ("F", "B"):
-        pc = PolyCollection(verts[ph], facecolors=colours[ph], edgecolors="white", linewidths=0.8,
-                            label=names[ph])
-        ax.add_collection(pc)
-        out.append(pc)
-    if labels:
-        for op in schedule.ops:
-            x = (op["start"] + op["duration"] / 2) * scale
-            ax.text(x, op["stage"] + 0.5, str(op["microbatch"] + 1), ha="center", va="center",
-                    fontsize=7, color="black")
-    ax.set_xlim(0, schedule.makespan * scale)
-    ax.set_ylim(schedule.stages, 0)
-    ax.set_yticks(np.arange(schedule.stages) + 0.5)
-    ax.set_yticklabels([f"stage {s + 1}" for s in range(schedule.stages)])
-    return out
-
-
-def microbatch_weight_traffic(model, stages, microbatches, dtype: str = "bf16", reads: int = 2):
-    """HBM bytes of weights one stage reads per training step: M x reads x W / P.
-
-    Every micro-batch re-reads the stage's weights in its forward pass and again in its backward
-    pass (reads = 2), so the traffic grows with M while the arithmetic per step does not.
-    (Gradient accumulation adds a read and a write of the gradient buffer per micro-batch.)
-    """
-    m = lookup_model(model)
-    p = _stages(m, stages)
-    mb = positive("microbatches", microbatches)
-    r = positive("reads", reads)
-    return scalar_or_array(mb * r * weight_bytes(m, dtype) / p)
-
-
-def min_microbatch_tokens(model, hw, dtype: str = "bf16", reads: int = 2):
-    """Tokens a micro-batch needs for its FLOPs to cover its weight reads in training.
-
-    A micro-batch of T tokens does 6 T N_active / P FLOPs on a stage (forward 2, backward 4 per
-    parameter per token) and reads reads x b x N_total / P bytes of weights. Equal when
-    T* = (reads / 3) x I* x (b / 2) x N_total / N_active = (reads / 3) x `optimal_batch`.
-    Example: a dense model on H100 in bf16: 2/3 x 295 = 197 tokens.
-    """
-    r = positive("reads", reads)
-    return scalar_or_array(r / 3.0 * optimal_batch(model, hw, dtype))
-
-
-def training_activation_bytes(model, tokens, stages=1, bytes_per_d=ACTIVATION_BYTES_PER_D):
-    """Activation bytes ONE micro-batch of `tokens` tokens leaves on one stage for its backward pass.
-
-    tokens x d_model x (L / P) x bytes_per_d; bytes_per_d = 34 stores everything (16-bit, fused
-    attention; Korthikanti et al. 2022), 2 keeps only each layer's input (full recomputation).
-    GPipe keeps M micro-batches of this per stage, 1F1B at most P (`Schedule.peak_in_flight`).
-    """
-    m = lookup_model(model)
-    t = positive("tokens", tokens)
-    p = _stages(m, stages)
-    per = positive("bytes_per_d", bytes_per_d)
-    return scalar_or_array(t * m.d_model * (m.n_layers / p) * per)
 
 
 # ---- balancing stages ------------------------------------------------------------------------------
@@ -585,7 +318,7 @@ def stage_balance(model, stages, layers=None) -> StageBalance:
     `active_params`.
     """
     m = lookup_model(model)
-    P = int(_stages(m, stages))
+    P = int(stage_count(m, stages))
     if layers is None:
         counts = np.full(P, m.n_layers // P)
         counts[: m.n_layers % P] += 1

@@ -1,4 +1,5 @@
-"""Shared plotting conventions: a colour-blind-safe palette and axis helpers.
+"""Shared plotting conventions: a colour-blind-safe palette, axis helpers, and drawings of
+library results (`draw_schedule`): the presentation layer, which computing modules never import.
 
 Colours are the Okabe-Ito palette (distinguishable with the common forms of colour blindness);
 line styles differ too, so the figures also read in greyscale.
@@ -63,3 +64,39 @@ def decade_limits(lo: float, hi: float) -> tuple[float, float]:
     lo = max(float(lo), 1e-300)
     hi = max(float(hi), lo * 10)
     return 10.0 ** math.floor(math.log10(lo)), 10.0 ** math.ceil(math.log10(hi))
+
+
+def draw_schedule(ax, schedule, labels: bool = True, normalise: bool = False):
+    """Draw a pipeline `schedule` (`schedules.Schedule`) on matplotlib axes `ax`: one row per
+    stage, forwards sky blue, backwards orange, each box labelled with its micro-batch.
+
+    Idle slots stay blank: the bubble is the white area. With `normalise`, time is shown as a
+    fraction of the makespan. Returns the two PolyCollections (forward, backward).
+    """
+    import numpy as np
+    from matplotlib.collections import PolyCollection
+
+    scale = 1.0 / schedule.makespan if normalise else 1.0
+    verts = {"F": [], "B": []}
+    for op in schedule.ops:
+        x0, x1 = op["start"] * scale, (op["start"] + op["duration"]) * scale
+        y0, y1 = op["stage"] + 0.1, op["stage"] + 0.9
+        verts[str(op["phase"])].append([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+    colours = {"F": OKABE_ITO["sky"], "B": OKABE_ITO["orange"]}
+    names = {"F": "forward", "B": "backward"}
+    out = []
+    for ph in ("F", "B"):
+        pc = PolyCollection(verts[ph], facecolors=colours[ph], edgecolors="white", linewidths=0.8,
+                            label=names[ph])
+        ax.add_collection(pc)
+        out.append(pc)
+    if labels:
+        for op in schedule.ops:
+            x = (op["start"] + op["duration"] / 2) * scale
+            ax.text(x, op["stage"] + 0.5, str(op["microbatch"] + 1), ha="center", va="center",
+                    fontsize=7, color="black")
+    ax.set_xlim(0, schedule.makespan * scale)
+    ax.set_ylim(schedule.stages, 0)
+    ax.set_yticks(np.arange(schedule.stages) + 0.5)
+    ax.set_yticklabels([f"stage {s + 1}" for s in range(schedule.stages)])
+    return out

@@ -33,7 +33,7 @@ from functools import cached_property
 import numpy as np
 
 from .achievable import peak_fractions
-from .collectives import NETWORK_STEP_LATENCY, SCALEOUT_BANDWIDTH, COLLECTIVE_BASE_LATENCY, _all_reduce
+from .collectives import NETWORK_STEP_LATENCY, SCALEOUT_BANDWIDTH, COLLECTIVE_BASE_LATENCY, all_reduce_kernel
 from .errors import scalar_or_array
 from .hardware import Hardware
 from .models import Model
@@ -165,7 +165,7 @@ def tensor_parallel_time(m: Model, h: Hardware, c, tokens):
     p = c * h.chips
     n = float(h.chips if h.chips > 1 else h.scaleup_size)
     size = tokens * m.d_model * ACTIVATION_BYTES
-    one = _all_reduce(size, p, min(n, p) if type(p) is float else np.minimum(n, p),
+    one = all_reduce_kernel(size, p, min(n, p) if type(p) is float else np.minimum(n, p),
                       h.scaleup_bandwidth, h.scaleup_latency, SCALEOUT_BANDWIDTH, COLLECTIVE_BASE_LATENCY,
                       NETWORK_STEP_LATENCY)
     return 2.0 * m.n_layers * one

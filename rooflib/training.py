@@ -33,7 +33,8 @@ import numpy as np
 from .errors import as_array, fraction, non_negative, positive, scalar_or_array
 from .hardware import hardware as lookup_hardware
 from .models import Model, model as lookup_model
-from .units import HOUR
+from .solve import bisect
+from .units import DAY, HOUR, MONTH, YEAR  # noqa: F401  (DAY, MONTH, YEAR: chapter 5 reads them here)
 
 #: Hoffmann et al. 2022 ("Chinchilla", arXiv:2203.15556), Table 3: compute-optimal training uses
 #: about 20 tokens per parameter (20.0x at 400M params up to 21.6x at 10T).
@@ -54,11 +55,6 @@ CHINCHILLA_TABLE3 = (
 )
 CHINCHILLA_TABLE3_SOURCE = ("Hoffmann et al. 2022, 'Training Compute-Optimal Large Language Models', "
                             "arXiv:2203.15556, Table 3")
-
-#: Time units for deployment lengths (SI seconds).
-DAY = 86_400.0
-YEAR = 365.25 * DAY
-MONTH = YEAR / 12
 
 
 # ---- 6 N D ------------------------------------------------------------------------------------
@@ -372,16 +368,14 @@ def lifetime_optimum(loss, inference_tokens, hw="H100", *, train_mfu, decode_mfu
     lo, after = np.broadcast_arrays(lo, after)
     n_hi = np.log(np.asarray(fit.isoloss_optimum(lo)[0], dtype=float))
     n_lo = np.log(np.asarray(fit.min_params(lo), dtype=float)) + 1e-9
-    for _ in range(64):  # bisection on ln N: the bracket (< 10 wide) shrinks by 2^-64
-        mid = 0.5 * (n_lo + n_hi)
-        n = np.exp(mid)
+
+    def slope(log_n):
+        # d(total)/d(ln N) / N = after - s x 6 D / MFU_train: negative left of the optimum
+        n = np.exp(log_n)
         d = fit._tokens(n, lo)
-        s = fit._elasticity(n, d)
-        # d(total)/d(ln N) / N = after - s * 6 D / MFU_train: negative left of the optimum
-        slope = after - s * 6.0 * d / mt
-        n_lo = np.where(slope < 0, mid, n_lo)
-        n_hi = np.where(slope < 0, n_hi, mid)
-    n = np.exp(0.5 * (n_lo + n_hi))
+        return after - fit._elasticity(n, d) * 6.0 * d / mt
+
+    n = np.exp(bisect(slope, n_lo, n_hi, iters=64))  # the bracket (< 10 wide) shrinks by 2^-64
     d = np.asarray(fit.tokens_for_loss(n, lo), dtype=float)
     cost = lifetime_compute(n, d, inference_tokens, hw, train_mfu=train_mfu, decode_mfu=decode_mfu,
                             rl_tokens=rl_tokens, prefill_tokens=prefill_tokens, prefill_mfu=prefill_mfu,

@@ -16,6 +16,19 @@ TB = 1e12
 HOUR = 3600.0
 MILLION = 1e6
 
+#: Calendar lengths in seconds, one value each for the whole library. A year is the Julian year of
+#: 365.25 days (the astronomers' year unit "a", IAU Style Manual 1989), a month its twelfth: 30.44
+#: days, 730.5 hours. Chapter 5 counts deployment months and served tokens per month in these.
+DAY = 86_400.0
+YEAR = 365.25 * DAY
+MONTH = YEAR / 12
+
+#: The month of cloud price pages, a different unit: "$ per GiB-month" is billed for 730 hours
+#: (365 x 24 / 12; Google Cloud's pricing pages and calculator, https://cloud.google.com/products/calculator,
+#: count 730 hours in a month). Convert a price quoted per month with this, not with MONTH: 0.07 %
+#: apart, enough to move chapter 6's third digits.
+BILLING_MONTH = 730 * HOUR
+
 
 _PREFIXES = [(1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, "")]
 

@@ -374,3 +374,22 @@ def test_classic_mistakes_get_their_hint(key, wrong, words, capsys):
             continue
         assert not check(key, wrong(v), student=student)
         assert words in capsys.readouterr().out
+
+
+def test_training_activations_come_from_korthikanti_in_memory_trade():
+    # One home for Korthikanti et al. 2022 eq. 1 (arXiv:2205.05198): memory_trade.activation_bytes_per_layer.
+    from rooflib import memory_trade as mt
+    m = rl.model("Llama 3.1 405B")
+    per_layer = mt.activation_bytes_per_layer(8192, 1, m.d_model, m.n_heads, store_scores=False)
+    assert pl.training_activation_bytes(m, 8192, 16) == pytest.approx(per_layer * m.n_layers / 16)
+    assert pl.training_activation_bytes(m, 8192, 16) == pytest.approx(8192 * 16384 * 34 * 126 / 16)  # 35.9 GB
+    assert pl.training_activation_bytes(m, 8192, 16, recompute=True) == pytest.approx(8192 * 16384 * 2 * 126 / 16)
+    with pytest.raises(ValueError, match="stages"):
+        pl.training_activation_bytes(m, 8192, 127)
+
+
+def test_schedules_are_importable_from_pipeline_and_draw_outside_it():
+    from rooflib import plotting, schedules
+    assert pl.pipeline_schedule is schedules.pipeline_schedule and pl.bubble_fraction is schedules.bubble_fraction
+    assert not hasattr(pl, "draw_schedule")    # drawing is presentation: rooflib.plotting
+    assert callable(plotting.draw_schedule)

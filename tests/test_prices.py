@@ -16,6 +16,7 @@ from hypothesis import given, settings, strategies as st
 import rooflib as rl
 from rooflib import prices as pr
 from rooflib.context import goldilocks_context
+from rooflib.reports import read_price_sheet
 from rooflib.explore import prices as ex
 
 H100_F, H100_W, H100_M = 989.4e12, 3.35e12, 80e9
@@ -95,15 +96,15 @@ def test_implied_kv_by_hand():
 
 def test_crossover_is_the_inverse_and_matches_goldilocks():
     kv = pr.implied_kv_bytes_per_token(272_000, 50e9, "B200")
-    assert pr.crossover_context(50e9, kv, "B200") == pytest.approx(272_000)
+    assert pr.goldilocks_context_for(50e9, kv, "B200") == pytest.approx(272_000)
     for name in ("Llama 3.1 70B", "DeepSeek-V3", "Qwen3-235B-A22B"):    # full attention
         m = rl.model(name)
-        assert pr.crossover_context(m.active_params, rl.kv_bytes_per_token(m), "H100") == pytest.approx(
+        assert pr.goldilocks_context_for(m.active_params, rl.kv_bytes_per_token(m), "H100") == pytest.approx(
             goldilocks_context(m, "H100"))
 
 
 def test_cost_multiple_flat_then_linear():
-    sx = pr.crossover_context(100e9, 10_000, "H100")
+    sx = pr.goldilocks_context_for(100e9, 10_000, "H100")
     m = pr.context_cost_multiple(np.array([0, sx / 2, sx, 2 * sx, 10 * sx]), 100e9, 10_000, "H100")
     assert m == pytest.approx([1, 1, 1, 2, 10])
 
@@ -212,12 +213,12 @@ def test_storage_prices_by_hand():
 
 # ---- the reader ---------------------------------------------------------------------------------
 def test_reader_says_what_the_sheet_implies():
-    text = pr.read_price_sheet("Claude Sonnet 4.5", "H100", active_params=100e9)
+    text = read_price_sheet("Claude Sonnet 4.5", "H100", active_params=100e9)
     assert "3.39 kB per token" in text and "10.0% MFU" in text and "caveats" in text
-    ds = pr.read_price_sheet("DeepSeek-R1", "H800", dtype="fp8")
+    ds = read_price_sheet("DeepSeek-R1", "H800", dtype="fp8")
     assert "DeepSeek-V3" in ds and "70.3 kB" in ds
-    assert "15x smaller" in pr.read_price_sheet("Claude Opus 4.6")
-    assert "per 100B active" in pr.read_price_sheet("GPT-5.4")
+    assert "15x smaller" in read_price_sheet("Claude Opus 4.6")
+    assert "per 100B active" in read_price_sheet("GPT-5.4")
 
 
 def test_errors_name_the_argument():

@@ -302,3 +302,19 @@ def test_explorers_update(bench_name):
         assert png[:4] == b"\x89PNG"
         assert "Not possible" not in ex.message.value
     assert "past Chinchilla" in ex.message.value
+
+
+def test_bisect_finds_a_root_like_the_loops_it_replaced():
+    from rooflib.solve import bisect, largest_below
+    lo, hi = np.array([0.0, 1.0]), np.array([3.0, 5.0])
+    root = bisect(lambda x: x**2 - 2.0, lo, hi, iters=60)
+    assert root == pytest.approx([np.sqrt(2), np.sqrt(2)], rel=1e-14)
+    assert bisect(lambda x: x - 1.0, 0.0, 4.0, iters=60, end="upper") >= 1.0
+    assert type(bisect(lambda x: x - 1.0, 0.0, 4.0)) is float
+    assert largest_below(lambda x: x, 10.0, lo=1.0, hi=100.0) == pytest.approx(10.0, rel=1e-12)
+
+
+def test_calendar_units_have_one_value():
+    from rooflib import units
+    assert tr.MONTH is units.MONTH and tr.YEAR == 365.25 * 86_400 and units.MONTH == units.YEAR / 12
+    assert units.BILLING_MONTH == 730 * 3600    # cloud price pages' month, a different unit

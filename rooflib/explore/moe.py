@@ -75,7 +75,7 @@ class MoEStepExplorer(Explorer):
         per_chip = BATCHES / chips
         self.rate.set_data(BATCHES, per_chip / step.time)
         self.rate_free.set_data(BATCHES, per_chip / step.time_without_comm)
-        b_exp = moe.comm_exposed_batch(m, h, context, chips, dtype, dispatch_dtype=dispatch_dtype,
+        b_exp = moe.comm_exposed_batch(m, h, context, chips, dtype=dtype, dispatch_dtype=dispatch_dtype,
                                        combine_dtype="bf16")
         for span in self.exposed:
             span.set_x(b_exp if np.isfinite(b_exp) else BATCHES[-1] * 10)
@@ -209,7 +209,7 @@ class FitExplorer(Explorer):
         self.cap.set_xdata([has, has])
         top = max(w + kv, has)
         self.ax.set_xlim(0, next((s for s in SCALES_TB if s >= top * 1.05), top * 1.1))
-        need = moe.chips_needed(m, h, batch, context, dtype)
+        need = moe.chips_needed(m, h, batch, context, dtype=dtype)
         domain = h.chips if h.chips > 1 else h.scaleup_size
         fits = w + kv <= has
         verdict = "<b>fits</b>" if fits else "<b>does not fit</b>"
