@@ -26,12 +26,14 @@ def _summary(name, s):
           f"within 1.25x {s['within_1_25x']:5.1%}  within 2x {s['within_2x']:5.1%}  above bound {len(s['above_bound'])}")
 
 
-def main() -> None:
+def main(rows: bool = True) -> None:
+    """Print the error report (every row unless `rows` is False), its summaries and the sweep time."""
     rep = published.error_report()
-    print(f"{'result':52s} {'bound':>11s} {'predicted':>11s} {'measured':>11s} {'p/m':>6s} {'m/b':>6s}")
-    for r in rep:
-        print(f"{r.key:52s} {r.bound:11,.0f} {r.predicted:11,.0f} {r.measured:11,.0f} "
-              f"{r.predicted_ratio:6.2f} {r.bound_ratio:6.2f}")
+    if rows:
+        print(f"{'result':52s} {'bound':>11s} {'predicted':>11s} {'measured':>11s} {'p/m':>6s} {'m/b':>6s}")
+        for r in rep:
+            print(f"{r.key:52s} {r.bound:11,.0f} {r.predicted:11,.0f} {r.measured:11,.0f} "
+                  f"{r.predicted_ratio:6.2f} {r.bound_ratio:6.2f}")
     _summary("unfitted, all rows", published.error_summary(rep))
     fit, test = published.halves()
     eta = published.calibrate(fit)

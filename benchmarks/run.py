@@ -1,8 +1,9 @@
 """Speed measurements (not tests): `make bench`.
 
 Targets: a 1000 x 1000 batch x context sweep of decode_step in <= 100 ms, one scalar decode_step
-call (validation included) <= 30 us median, and an explorer update (recompute + redraw to PNG)
-<= 50 ms median, on 2 cores. Prints medians and says which targets
+call (validation included) <= 30 us median, an explorer update (recompute + redraw to PNG)
+<= 50 ms median, on 2 cores; then the serving estimate's error against published results and the
+time of a 1,000-point batch sweep of it (<= 1 s). Prints medians and says which targets
 are met; exits 0 either way (speed is reported, never asserted in `make test`).
 """
 from __future__ import annotations
@@ -76,6 +77,9 @@ def main() -> int:
     for name, t in bench_explorers().items():
         label = f"explorer {name!r}, update (recompute + redraw), median"
         print(f"{label:60s} {t * 1e3:7.1f} ms   target <=  50 ms  {'OK' if t <= 0.05 else 'SLOWER THAN TARGET'}")
+    print("\nserving estimate against published results (benchmarks/estimate.py prints every row):")
+    import estimate  # benchmarks/estimate.py, beside this script
+    estimate.main(rows=False)
     return 0
 
 
