@@ -34,7 +34,8 @@ import numpy as np
 _CORE = ("hardware", "model", "rack", "kv_bytes", "kv_bytes_per_token", "cost_per_token",
          "critical_intensity", "decode_step", "max_batch", "memory_turnover", "optimal_batch",
          "weight_bytes", "chinchilla_tokens", "inference_flops_per_token", "training_flops",
-         "bytes_per_element")
+         "bytes_per_element", "achievable", "expected_tokens_per_step", "speculative_step",
+         "all_reduce_time")
 _NAMESPACES = {"roofline": "roofline", "kv": "kv", "ctx": "context", "moe": "moe", "pipeline": "pipeline",
                "training": "training", "prices": "prices", "memory_trade": "memory_trade",
                "reality": "reality", "serving": "serving", "energy": "energy", "units": "units"}
