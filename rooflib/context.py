@@ -3,19 +3,24 @@
 Notation (as in `roofline`): N_a active and N_t total parameters, b_w bytes per weight, F dense
 FLOP/s and W HBM bytes/s of one chip, I* = F / W its critical intensity, S the context (tokens of
 history per sequence), B the batch, kv(S) the cache bytes of ONE sequence of S tokens
-(`kv.kv_bytes`; sliding windows respected).
+(`kv.kv_bytes`; sliding windows respected), A(S) attention's own FLOPs for one decode token.
 
 * The cache exists because recomputing the keys and values of S past tokens costs about 2 N_a S
   FLOPs every step, while reading them costs kv(S) bytes. Time ratio: 2 N_a / (I* kv/S) = S*.
 * Prefill of a P-token prompt reuses each weight P times: intensity ~ 2 N_a P / (N_t b_w);
   decode reuses it once per sequence of the batch: ~ 2 N_a B / (N_t b_w + B kv(S)).
-* Goldilocks context S*: per sequence, compute 2 N_a / F equals KV reading kv(S) / W, i.e.
-  kv(S*) = 2 N_a / I*; for full attention S* = 2 N_a / (I* kv_per_token). Beyond S*, no batch
-  makes a decode step compute-bound, and MFU <= S*/S.
+* Goldilocks context S*: per sequence, the matmuls' arithmetic 2 N_a / F equals the cache reads
+  kv(S) / W, i.e. kv(S*) = 2 N_a / I*; for full attention S* = 2 N_a / (I* kv_per_token).
+  Past S*, no batch makes a decode step compute-bound, under either step model. The best MFU
+  (`mfu_ceiling`) is where the models differ: min(1, S*/S) in the lecture's ideal, where the
+  cache reads overlap the matmuls (overlap="full"); 1 / (1 + S/S*) per phase (overlap="none",
+  the default, as in `decode_step`), where the attention kernel and the matmuls run one after
+  the other: 50% at S* itself.
 * Capacity: weights + B kv(S) <= C M bounds the batch at a context and the context at a batch.
 
 Every function treats the chips of a scale-up domain as one (their F, W and M add up), so chips
-cancel from every ratio below except the capacity ones, which take `chips`.
+cancel from every ratio below except the capacity ones, which take `chips`; the tensor-parallel
+all-reduces that several chips add (`decode_step(..., chips=C).comm`) are left out of the ratios.
 """
 from __future__ import annotations
 
@@ -27,8 +32,9 @@ from .errors import choice, context_tokens, non_negative, positive, scalar_or_ar
 from .hardware import hardware as lookup_hardware
 from .kv import kv_bytes, kv_bytes_per_token, kv_elements_per_layer, kv_layers
 from .models import Model, model as lookup_model
-from .attention import (attention_flops, attention_flops_per_position, prefill_attention_flops,  # noqa: F401
-                        window_layers as _window_layers)
+from .achievable import peak_fractions
+from .attention import (attention_flops, attention_flops_per_position, decode_attention_flops,  # noqa: F401
+                        prefill_attention_flops, window_layers as _window_layers)
 from .formats import format_key, math_format, stored_weight_bytes
 from .roofline import DecodeStep, critical_intensity, decode_step, weight_bytes
 from .step import OVERLAPS, build_step
@@ -159,8 +165,10 @@ def prefill_step(model, hw, prompt, batch=1, chips=1, *, dtype: str = "bf16", ma
         t_attention = B A_prefill(P) / (C F)     (causal attention: P (P + 1) / 2 pairs per layer)
 
     combined as in `decode_step` (`overlap`): the lecture's max(t_compute, t_weights + t_kv), or
-    the per-phase sum with the all-reduces of B x P activations. Llama 3.1 70B, one 4,096-token
-    prompt on 8 H100: compute 72 ms vs 5.3 ms of weights: compute-bound either way.
+    (default) the per-phase max(t_attention, t_kv) + max(t_compute, t_weights) plus the all-reduces
+    of B x P activations. Llama 3.1 70B, one 4,096-token prompt on 8 H100: compute 72 ms against
+    5.3 ms of weights, so compute-bound either way; per phase 2.8 ms of attention and 43 ms of
+    all-reduces join it: 118 ms instead of 72 ms.
     """
     m, h = lookup_model(model), lookup_hardware(hw)
     math = math_format(dtype, math_dtype)
@@ -198,71 +206,155 @@ def attention_intensity(model, context=None, kv_dtype: str = "bf16"):
     return scalar_or_array(np.asarray(attention_flops(m, s)) / np.asarray(kv_bytes(m, s, kv_dtype)))
 
 
-# ---- the Goldilocks context -------------------------------------------------------------------
-def goldilocks_context(model, hw, dtype: str = "bf16", kv_dtype: str = "bf16", attention: bool = False) -> float:
-    """Context S* at which, per sequence, reading the cache takes as long as the arithmetic:
+# ---- the Goldilocks context and the MFU ceiling, under both step models ------------------------
+def _rates(m: Model, h, dtype: str):
+    """(arithmetic format, F for the matmuls, F for attention, W): attention runs at the bf16 rate,
+    as in `step.build_step`."""
+    math = math_format(dtype)
+    return math, h.flops_for(math), h.flops_for("bf16"), h.hbm_bandwidth
+
+
+def _per_sequence(m: Model, h, s, dtype: str, kv_dtype: str):
+    """Seconds ONE sequence adds to a decode step on one chip, and its format:
+    (c: the matmuls' arithmetic 2 N_a / F, a: attention's arithmetic A(S) / F_bf16, k: cache reads
+    kv(S) / W, math). On C chips every term is divided by C, so their ratios do not change."""
+    math, f, f16, w = _rates(m, h, dtype)
+    c = 2.0 * m.active_params / f
+    a = np.asarray(decode_attention_flops(m, s)) / f16
+    k = np.asarray(kv_bytes(m, s, kv_dtype)) / w
+    return c, a, k, math
+
+
+def goldilocks_context(model, hw, dtype: str = "bf16", kv_dtype: str = "bf16", attention: bool = False, *,
+                       overlap: str = "none") -> float:
+    """Context S* at which, per sequence, reading the cache takes as long as the matmuls' arithmetic:
 
         2 N_a / F = kv(S*) / W   =>   kv(S*) = 2 N_a / I*;   full attention: S* = 2 N_a / (I* kv_per_token)
 
-    Below S*, a large enough batch makes a decode step compute-bound; above it, no batch does and
-    MFU <= S*/S. Sliding windows are respected (kv(S) is the cache of one S-token sequence).
-    With `attention=True` attention's own FLOPs (`attention_flops`) join the compute side:
-    2 N_a + A(S) = I* kv(S); if attention alone outpaces the cache (intensity >= I*), S* is inf.
-    Returns inf when the cache stops growing (every layer windowed) before reaching the target.
+    The same S* under both step models; what it means differs (see `mfu_ceiling`). In the
+    lecture's ideal (overlap="full"), a large batch reads the cache WHILE it multiplies: below S*
+    the step can be compute-bound at 100% MFU, at S* the ceiling is still 100%, past it
+    MFU <= S*/S. Per phase (overlap="none", what engines do), the attention kernel reads the cache
+    and THEN the matmuls run: at large batch `.bound` flips from 'compute' to 'memory' at S*, but the
+    ceiling there is 1/2 and 1/(1 + S/S*) in general.
+    Sliding windows are respected (kv(S) is the cache of one S-token sequence); inf when the cache
+    stops growing (every layer windowed) before it reaches the target.
+
+    `attention=True` counts attention's own FLOPs A(S) (`attention_flops`, at the bf16 rate), and
+    then the two models part ways:
+      overlap="full": they join the matmuls on the one roofline, 2 N_a / F + A(S) / F = kv(S) / W:
+        S* moves OUT (inf if attention alone outpaces the reads, attention intensity >= I*);
+      overlap="none": they sit in attention's own phase, max(A(S) / F, kv(S) / W) = 2 N_a / F: S*
+        stays put while attention is memory-bound (intensity < I*) and moves IN when it is not
+        (DeepSeek-V3's MLA, 242 FLOP/byte, on an H200 whose I* is 206).
     Llama 3.1 70B on H100 in bf16: 2 x 69.5e9 / (295.3 x 327,680) = 1,436 tokens.
     """
-    m = lookup_model(model)
-    i_star = critical_intensity(hw, dtype)
-    target = 2.0 * m.active_params
+    m, h = lookup_model(model), lookup_hardware(hw)
+    choice("overlap", overlap, OVERLAPS)
+    _, f, f16, w = _rates(m, h, dtype)
+    i_star = f / w
+    target = 2.0 * m.active_params               # FLOPs per sequence, in units of the matmul rate
     kv_below, kv_above, window = _kv_slopes(m, kv_dtype)
     slope_below, slope_above = i_star * kv_below, i_star * kv_above
-    if attention:
-        full, local, _ = _window_layers(m)
-        per_layer = attention_flops_per_position(m) / m.n_layers
-        slope_below -= per_layer * (full + local)
-        slope_above -= per_layer * full
-    return float(_solve(target, slope_below, slope_above, window))
+    if not attention:
+        return float(_solve(target, slope_below, slope_above, window))
+    full, local, _ = _window_layers(m)
+    per_layer = attention_flops_per_position(m) / m.n_layers * f / f16     # attention FLOPs at the bf16 rate
+    att_below, att_above = per_layer * (full + local), per_layer * full
+    if overlap == "full":
+        return float(_solve(target, slope_below - att_below, slope_above - att_above, window))
+    # per phase: the attention phase takes max(A / F, kv / W); it reaches 2 N_a / F at the sooner of the two
+    return float(min(_solve(target, slope_below, slope_above, window),
+                     _solve(target, att_below, att_above, window)))
 
 
-def mfu_ceiling(model, hw, context, dtype: str = "bf16", kv_dtype: str = "bf16"):
-    """The best MFU any batch can reach at this context: min(1, (2 N_a / F) / (kv(S) / W)).
+def mfu_ceiling(model, hw, context, dtype: str = "bf16", kv_dtype: str = "bf16", *, overlap: str = "none",
+                attention: bool | None = None):
+    """The best MFU any batch can reach at this context (collectives left out: one chip).
 
-    As B grows the weight reads are shared ever more thinly, and a step's time tends to
-    B max(2 N_a / F, kv(S) / W): compute per sequence against cache reads per sequence. For full
-    attention this is min(1, S*/S): doubling the context past S* halves the ceiling.
+    As the batch B grows, the weight reads are shared ever more thinly, and a step costs B times
+    what one sequence adds: c = 2 N_a / F of matmuls, k = kv(S) / W of cache reads, a = A(S) / F
+    of attention arithmetic. MFU counts only the matmuls (`DecodeStep.mfu`), so the ceiling is c
+    over the per-sequence time:
+
+        overlap="full" (the lecture's ideal): c / max(c, k) = min(1, S*/S)   (full attention)
+        overlap="none" (per phase, default):  c / (c + max(a, k)) = 1 / (1 + S/S*) while a < k
+
+    Ideal: 100% up to S*, and doubling the context past S* halves it. Per phase the phases ADD:
+    50% at S*, 1/3 at 2 S*; a doubling halves it only far past S*, and no context gives 100%.
+    `attention` (default: counted per phase, not in the ideal, as `decode_step` does) includes
+    A(S); in the ideal the per-sequence time is then max(c + a, k). On a derated chip
+    (`achievable`) the ceiling is a fraction of PEAK, like `DecodeStep.mfu`. On several chips the
+    all-reduces add per-sequence time too and lower the per-phase MFU further.
+    Llama 3.1 70B on H100, S = 8,192: ideal 1,436 / 8,192 = 17.5%; per phase 1 / (1 + 5.70) = 14.9%.
     """
-    m = lookup_model(model)
+    m, h = lookup_model(model), lookup_hardware(hw)
+    choice("overlap", overlap, OVERLAPS)
     s = context_tokens(m, context)
-    # reads per sequence / compute per sequence, in time; written this way round so that a
-    # vanishing cache gives 0 (ceiling 1), never an overflow
-    reads_over_compute = critical_intensity(hw, dtype) * np.asarray(kv_bytes(m, s, kv_dtype)) / (2.0 * m.active_params)
-    return scalar_or_array(1.0 / np.maximum(1.0, reads_over_compute))
+    count = (overlap == "none") if attention is None else bool(attention)
+    c, a, k, math = _per_sequence(m, h, s, dtype, kv_dtype)
+    a = a if count else 0.0
+    per_sequence = np.maximum(c + a, k) if overlap == "full" else c + np.maximum(a, k)
+    eta_f, _ = peak_fractions(h, math)
+    return scalar_or_array(eta_f * c / per_sequence)
 
 
-def crossover_context(model, hw, batch, dtype: str = "bf16", kv_dtype: str = "bf16"):
-    """Context at which a decode step of `batch` sequences turns from compute- to memory-bound.
+def memory_bound_context(model, hw, batch, dtype: str = "bf16", kv_dtype: str = "bf16", *,
+                         overlap: str = "none"):
+    """Context past which a decode step of `batch` sequences is memory-bound (`.bound == 'memory'`).
 
-    2 B N_a / F = N_t b_w / W + B kv(S) / W   =>   kv(S) = 2 N_a / I* - N_t b_w / B.
-    0 where the batch is below the optimal batch (memory-bound even with no context); it rises
-    with the batch towards the Goldilocks context S*, which it reaches only as B -> infinity.
+    0 where it is memory-bound at every context; inf where the cache never makes it so.
+    Collectives are left out (one chip; on several, `decode_step(...).bound` may say 'communication').
+
+    overlap="full" (the lecture's ideal): compute against weights + cache on one roofline,
+        2 B N_a / F = N_t b_w / W + B kv(S) / W   =>   kv(S) = 2 N_a / I* - N_t b_w / B:
+        0 below the optimal batch B*; above it the crossover creeps up towards S* as B grows.
+    overlap="none" (per phase, default): the matmul phase is compute-bound from B* on, whatever the
+        context (it never touches the cache); the attention phase reads the cache. With attention
+        memory-bound (intensity below the chip's, every GQA model): 0 below B*, exactly S* from B*
+        on: the crossover jumps to S* instead of creeping towards it. Where attention's arithmetic
+        outpaces its reads (MLA on a chip with I* < 242), the cache never makes the step
+        memory-bound: inf.
+    Llama 3.1 70B on H100, batch 512: 595 tokens in the ideal, S* = 1,436 per phase.
     """
-    m = lookup_model(model)
+    m, h = lookup_model(model), lookup_hardware(hw)
+    choice("overlap", overlap, OVERLAPS)
     b = positive("batch", batch)
-    target = 2.0 * m.active_params / critical_intensity(hw, dtype) - weight_bytes(m, dtype) / b
-    return context_for_kv_bytes(m, np.maximum(target, 0.0), kv_dtype)
+    _, f, f16, w = _rates(m, h, dtype)
+    if overlap == "full":
+        target = 2.0 * m.active_params * w / f - weight_bytes(m, dtype) / b
+        return context_for_kv_bytes(m, np.maximum(target, 0.0), kv_dtype)
+    b_star = weight_bytes(m, dtype) / w / (2.0 * m.active_params / f)
+    if attention_intensity(m, None, kv_dtype) >= f16 / w:
+        return scalar_or_array(np.full(np.shape(b), np.inf))
+    s_star = goldilocks_context(m, h, dtype, kv_dtype)
+    return scalar_or_array(np.where(np.asarray(b) >= b_star, s_star, 0.0))
 
 
-def compute_bound_batch(model, hw, context, dtype: str = "bf16", kv_dtype: str = "bf16"):
-    """Smallest batch whose decode step is compute-bound at this context (inf at or past S*).
+def compute_bound_batch(model, hw, context, dtype: str = "bf16", kv_dtype: str = "bf16", *,
+                        overlap: str = "none"):
+    """Smallest batch whose decode step is compute-bound (`.bound == 'compute'`) at this context;
+    inf where none is. Collectives left out, as in `memory_bound_context`.
 
-    B (2 N_a / I* - kv(S)) >= N_t b_w   =>   B_c = N_t b_w / (2 N_a / I* - kv(S)).
-    At S = 0 this is the optimal batch of chapter 1; it blows up as S approaches S*.
+    overlap="full" (the lecture's ideal): B (2 N_a / I* - kv(S)) >= N_t b_w, so
+        B_c = N_t b_w / (2 N_a / I* - kv(S)): the optimal batch B* at S = 0, growing without bound
+        as S approaches S*, inf past it.
+    overlap="none" (per phase, default): the matmul phase turns compute-bound at B* whatever the
+        context, and the step as a whole is compute-bound when the matmuls outlast the cache
+        reads: B_c = B* for S <= S*, inf past it (attention memory-bound). Where attention's own
+        arithmetic outpaces its reads: B_c = (N_t b_w / W) / max(2 N_a / F, A(S) / F_bf16).
+    Llama 3.1 70B on H100 at 1,400 tokens: 11,859 sequences in the ideal, 300 per phase.
     """
-    m = lookup_model(model)
+    m, h = lookup_model(model), lookup_hardware(hw)
+    choice("overlap", overlap, OVERLAPS)
     s = context_tokens(m, context)
-    room = 2.0 * m.active_params / critical_intensity(hw, dtype) - np.asarray(kv_bytes(m, s, kv_dtype))
-    with np.errstate(divide="ignore", over="ignore"):  # room -> 0+ means B_c -> inf, which is the answer
-        out = np.where(room > 0, weight_bytes(m, dtype) / np.where(room > 0, room, 1.0), np.inf)
+    c, a, k, _ = _per_sequence(m, h, s, dtype, kv_dtype)
+    w = weight_bytes(m, dtype) / h.hbm_bandwidth            # seconds to read the weights once
+    with np.errstate(divide="ignore", over="ignore"):        # a vanishing margin means B_c -> inf: the answer
+        if overlap == "full":
+            out = np.where(c > k, w / np.where(c > k, c - k, 1.0), np.inf)
+        else:
+            out = np.where(a >= k, w / np.maximum(c, a), np.where(c >= k, w / c, np.inf))
     return scalar_or_array(out)
 
 
@@ -315,13 +407,25 @@ def topk_read_bytes(model, context, top_k, index_bytes_per_token=0.0, kv_dtype: 
 
 
 def topk_decode_step(model, hw, batch, context, top_k, index_bytes_per_token=0.0, chips=1, *,
-                     dtype: str = "bf16", kv_dtype: str = "bf16", overlap: str = "none") -> DecodeStep:
+                     index_flops_per_token=0.0, dtype: str = "bf16", kv_dtype: str = "bf16",
+                     overlap: str = "none") -> DecodeStep:
     """`decode_step` with top-k sparse attention: the KV term reads `topk_read_bytes` per sequence.
 
-    (Attention arithmetic is left as full attention's: the indexer's own FLOPs roughly replace it.)
+    Per phase (overlap="none"), attention's arithmetic is that of min(S, k) cached tokens, plus the
+    indexer scoring all S of them: `index_flops_per_token` FLOPs per cached token, all layers,
+    counted at the bf16 rate like all attention arithmetic (an fp8 indexer may run up to twice as
+    fast). DeepSeek-V3.2-Exp: 64 index heads of 128 per layer, 2 x 64 x 128 x 61 = 999,424.
+    In the ideal (overlap="full") attention's arithmetic is not counted, as in `decode_step`.
     """
     step = decode_step(model, hw, batch, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap=overlap)
-    h = lookup_hardware(hw)
-    reads = np.asarray(topk_read_bytes(model, context, top_k, index_bytes_per_token, kv_dtype))
-    kv = np.asarray(step.batch) * reads / (np.asarray(step.chips) * h.hbm_bandwidth)
-    return replace(step, kv=scalar_or_array(kv * np.ones(np.shape(step.compute))))
+    m, h = lookup_model(model), lookup_hardware(hw)
+    reads = np.asarray(topk_read_bytes(m, context, top_k, index_bytes_per_token, kv_dtype))
+    idx_flops = non_negative("index_flops_per_token", index_flops_per_token)
+    ones = np.ones(np.shape(step.compute))
+    per_chip = np.asarray(step.batch) / np.asarray(step.chips)
+    fields = {"kv": scalar_or_array(per_chip * reads / h.hbm_bandwidth * ones)}
+    if overlap == "none":
+        s = np.asarray(context, dtype=float)
+        flops = np.asarray(decode_attention_flops(m, np.minimum(s, np.asarray(top_k, dtype=float)))) + s * idx_flops
+        fields["attention"] = scalar_or_array(per_chip * flops / h.flops_for("bf16") * ones)
+    return replace(step, **fields)

@@ -80,21 +80,38 @@ def test_fp8_cache_doubles_goldilocks_for_full_attention():
             2 * cx.goldilocks_context(m, "H100"))
 
 
-def test_goldilocks_with_attention_flops():
+def test_goldilocks_with_attention_flops_ideal():
     # DeepSeek-V3 decode attention (absorbed MLA): 2 x 128 x (2 x 512 + 64) FLOPs per cached token per layer
     a = 61 * 2 * 128 * (2 * 512 + 64)
     expected = 2 * DSV3.active_params / (I_H100 * 70_272 - a)
-    assert cx.goldilocks_context(DSV3, "H800", attention=True) == pytest.approx(expected)
+    assert cx.goldilocks_context(DSV3, "H800", attention=True, overlap="full") == pytest.approx(expected)
     assert expected > 5 * cx.goldilocks_context(DSV3, "H800")
     # for GQA models attention FLOPs barely move S* (n_h / n_kv = 8 FLOP/byte << 295)
-    g = cx.goldilocks_context(LLAMA70, "H100", attention=True)
+    g = cx.goldilocks_context(LLAMA70, "H100", attention=True, overlap="full")
     assert g == pytest.approx(2 * LLAMA70.active_params / (I_H100 * 327_680 - 4 * 64 * 128 * 80))
     assert 1.0 < g / cx.goldilocks_context(LLAMA70, "H100") < 1.05
     # a chip whose I* is below MLA's attention intensity (242): attention alone keeps up with
     # the cache reads at any context, so they never catch up with the compute: inf
     fast_memory = dataclasses.replace(rl.hardware("H100"), name="fast", hbm_bandwidth=10e12)
-    assert cx.goldilocks_context(DSV3, fast_memory, attention=True) == np.inf
+    assert cx.goldilocks_context(DSV3, fast_memory, attention=True, overlap="full") == np.inf
     assert cx.goldilocks_context(DSV3, fast_memory) < np.inf
+
+
+def test_goldilocks_with_attention_flops_per_phase():
+    # Per phase, attention's arithmetic sits in the attention kernel with the cache reads: it moves
+    # S* only where it outlasts them. H800 (I* 295 > MLA's 242): hidden, S* unchanged.
+    assert cx.goldilocks_context(DSV3, "H800", attention=True) == pytest.approx(cx.goldilocks_context(DSV3, "H800"))
+    assert cx.goldilocks_context(LLAMA70, "H100", attention=True) == pytest.approx(
+        cx.goldilocks_context(LLAMA70, "H100"))
+    # H200 SXM: 989.4e12 FLOP/s bf16, 4.8e12 B/s (I* = 206 < 242): the attention phase is
+    # compute-bound and reaches the matmul time 2 N_a / F when A(S) = 2 N_a:
+    # S = 2 N_a / (61 x 2 x 128 x 1088) = 4,311 tokens, whatever the chip; by the cache alone 5,057.
+    by_attention = 2 * DSV3.active_params / (61 * 2 * 128 * 1088)
+    by_cache = 2 * DSV3.active_params / ((989.4e12 / 4.8e12) * 70_272)
+    assert by_attention < by_cache
+    assert cx.goldilocks_context(DSV3, "H200", attention=True) == pytest.approx(by_attention)
+    assert cx.goldilocks_context(DSV3, "H200") == pytest.approx(by_cache)
+    assert 4300 < by_attention < 4320
 
 
 def test_all_windowed_model_has_no_goldilocks_when_its_cache_is_too_small():
@@ -112,20 +129,78 @@ def test_all_windowed_model_has_no_goldilocks_when_its_cache_is_too_small():
     assert cx.context_for_kv_bytes(all_local, 2 * cap) == np.inf
 
 
-# ---- MFU, crossover, compute-bound batch -----------------------------------------------------
-def test_mfu_ceiling_is_goldilocks_over_context():
+# ---- MFU ceiling, memory-bound context, compute-bound batch: both step models -------------------
+def test_mfu_ceiling_ideal_is_goldilocks_over_context():
     s_star = cx.goldilocks_context(LLAMA70, "H100")
     s = np.array([s_star / 2, s_star, 2 * s_star, 4 * s_star])
-    assert np.allclose(cx.mfu_ceiling(LLAMA70, "H100", s), [1.0, 1.0, 0.5, 0.25])
+    assert np.allclose(cx.mfu_ceiling(LLAMA70, "H100", s, overlap="full"), [1.0, 1.0, 0.5, 0.25])
+    assert cx.mfu_ceiling(LLAMA70, "H100", 0, overlap="full") == 1.0
+
+
+def test_mfu_ceiling_per_phase_is_one_over_one_plus_s_over_s_star():
+    # the phases add: c / (c + k) with k / c = S / S* for full attention (GQA attention arithmetic,
+    # 8 FLOP/byte, hides under its own cache reads)
+    s_star = cx.goldilocks_context(LLAMA70, "H100")
+    s = np.array([s_star / 2, s_star, 2 * s_star, 4 * s_star])
+    assert np.allclose(cx.mfu_ceiling(LLAMA70, "H100", s), [2 / 3, 1 / 2, 1 / 3, 1 / 5])
     assert cx.mfu_ceiling(LLAMA70, "H100", 0) == 1.0
+    # by hand at 8,192 tokens: S* = 2 x 69.5e9 / (295.3 x 327,680); 1 / (1 + 8192 / S*) = 14.9%
+    by_hand = 1 / (1 + 8192 / (2 * LLAMA70.active_params / (I_H100 * 327_680)))
+    assert cx.mfu_ceiling(LLAMA70, "H100", 8192) == pytest.approx(by_hand)
+    assert 0.149 < by_hand < 0.150
+    assert cx.mfu_ceiling(LLAMA70, "H100", 8192, overlap="full") == pytest.approx(1436.31 / 8192, rel=1e-5)
+    # leaving attention's FLOPs out changes nothing for GQA; with MLA on H200 it matters
+    assert cx.mfu_ceiling(LLAMA70, "H100", 8192, attention=False) == pytest.approx(by_hand)
+    assert cx.mfu_ceiling(DSV3, "H200", 8192) < cx.mfu_ceiling(DSV3, "H200", 8192, attention=False)
+
+
+def test_mfu_ceiling_per_phase_mla_with_compute_bound_attention():
+    # DeepSeek-V3 on H200: the attention phase takes A(S) / F (> kv(S) / W), so the ceiling is
+    # 2 N_a / (2 N_a + A(S)) = 1 / (1 + S / 4,311)
+    s = np.array([1000.0, 8192, 32_768])
+    a = 61 * 2 * 128 * 1088 * s
+    assert np.allclose(cx.mfu_ceiling(DSV3, "H200", s), 2 * DSV3.active_params / (2 * DSV3.active_params + a))
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.sampled_from(sorted(rl.MODELS)), st.sampled_from(sorted(rl.CHIPS)), st.floats(0, 1),
+       st.sampled_from(["none", "full"]), st.sampled_from(["bf16", "fp8"]))
+def test_mfu_ceiling_is_what_decode_step_reaches_at_a_huge_batch(m, h, f, overlap, kv_dtype):
+    # The closed form must agree with the library's own step: on one chip (no collectives), at
+    # B = 1e9 the weight reads are shared to nothing and MFU tends to the ceiling.
+    s = f * rl.model(m).context_length
+    step = rl.decode_step(m, h, 1e9, s, overlap=overlap, kv_dtype=kv_dtype)
+    assert step.comm == 0.0
+    assert step.mfu == pytest.approx(cx.mfu_ceiling(m, h, s, kv_dtype=kv_dtype, overlap=overlap), rel=1e-5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(sorted(rl.MODELS)), st.sampled_from(sorted(rl.CHIPS)), st.sampled_from(["none", "full"]))
+def test_mfu_ceiling_never_rises_with_context(m, h, overlap):
+    s = np.linspace(0, rl.model(m).context_length, 200)
+    c = cx.mfu_ceiling(m, h, s, overlap=overlap)
+    assert np.all(np.diff(c) <= 1e-12) and np.all((0 < c) & (c <= 1))
+
+
+def test_mfu_ceiling_on_achievable_rates_is_a_fraction_of_peak():
+    real = rl.achievable("H100")
+    assert cx.mfu_ceiling(LLAMA70, real, 8192) == pytest.approx(rl.decode_step(LLAMA70, real, 1e9, 8192).mfu,
+                                                               rel=1e-5)
+    assert cx.mfu_ceiling(LLAMA70, real, 0) == pytest.approx(794.5 / 989.4, rel=1e-3)   # MAMF / peak
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(sorted(rl.MODELS)), st.sampled_from(sorted(rl.CHIPS)), st.floats(1, 1e6),
-       st.floats(0, 1))
-def test_mfu_never_beats_its_ceiling(m, h, b, f):
+       st.floats(0, 1), st.sampled_from(["none", "full"]))
+def test_mfu_never_beats_its_ceiling(m, h, b, f, overlap):
     s = f * rl.model(m).context_length
-    assert rl.decode_step(m, h, b, s, overlap="full").mfu <= cx.mfu_ceiling(m, h, s) * (1 + 1e-9)
+    assert rl.decode_step(m, h, b, s, overlap=overlap).mfu <= cx.mfu_ceiling(m, h, s, overlap=overlap) * (1 + 1e-9)
+
+
+def test_per_phase_ceiling_never_above_the_ideal():
+    for m in rl.MODELS.values():
+        s = np.linspace(0, m.context_length, 50)
+        assert np.all(cx.mfu_ceiling(m, "H100", s) <= cx.mfu_ceiling(m, "H100", s, overlap="full") + 1e-12)
 
 
 def test_doubling_context_past_goldilocks_at_fixed_batch():
@@ -136,11 +211,16 @@ def test_doubling_context_past_goldilocks_at_fixed_batch():
     assert at.mfu == pytest.approx(c / (w + c))             # kv = compute at S*
     assert twice.mfu == pytest.approx(c / (w + 2 * c))      # kv doubles
     assert 1.5 < at.mfu / twice.mfu < 2.0
+    # per phase: attention phase (kv) + matmul phase (compute, as B > B*) + all-reduces
+    at, twice = (rl.decode_step(LLAMA70, "H100", b, s, chips=8) for s in (s_star, 2 * s_star))
+    assert at.mfu == pytest.approx(c / (c + c + at.comm))
+    assert twice.mfu == pytest.approx(c / (2 * c + c + twice.comm))
+    assert at.comm == twice.comm > 0
 
 
-def test_crossover_context():
+def test_memory_bound_context_ideal():
     b = np.array([100, 400, 1000, 10_000])
-    s = cx.crossover_context(LLAMA70, "H100", b)
+    s = cx.memory_bound_context(LLAMA70, "H100", b, overlap="full")
     assert s[0] == 0.0                                      # below the optimal batch (~300)
     assert np.all(np.diff(s) > 0) and np.all(s < cx.goldilocks_context(LLAMA70, "H100"))
     for bi, si in zip(b[1:], s[1:]):
@@ -151,13 +231,44 @@ def test_crossover_context():
     assert s[2] == pytest.approx(by_hand)
 
 
+def test_memory_bound_context_per_phase_jumps_to_goldilocks():
+    b_star = rl.optimal_batch(LLAMA70, "H100")
+    s_star = cx.goldilocks_context(LLAMA70, "H100")
+    s = cx.memory_bound_context(LLAMA70, "H100", np.array([0.99 * b_star, 1.01 * b_star, 512, 1e6]))
+    assert s[0] == 0.0 and np.allclose(s[1:], s_star)
+    for b in (1.01 * b_star, 512, 1e6):                     # one chip: no all-reduces
+        assert rl.decode_step(LLAMA70, "H100", b, 0.99 * s_star).bound == "compute"
+        assert rl.decode_step(LLAMA70, "H100", b, 1.01 * s_star).bound == "memory"
+    assert rl.decode_step(LLAMA70, "H100", 0.99 * b_star, 10).bound == "memory"
+    # MLA on H200: attention outpaces its reads, so the cache never makes the step memory-bound
+    assert cx.memory_bound_context(DSV3, "H200", 1e5) == np.inf
+    assert rl.decode_step(DSV3, "H200", 1e5, 100_000).bound == "compute"
+
+
 def test_compute_bound_batch():
-    assert cx.compute_bound_batch(LLAMA70, "H100", 0) == pytest.approx(rl.optimal_batch(LLAMA70, "H100"))
+    assert cx.compute_bound_batch(LLAMA70, "H100", 0, overlap="full") == pytest.approx(
+        rl.optimal_batch(LLAMA70, "H100"))
     for s in (500, 1000, 1400):
-        b = cx.compute_bound_batch(LLAMA70, "H100", s)
+        b = cx.compute_bound_batch(LLAMA70, "H100", s, overlap="full")
         step = rl.decode_step(LLAMA70, "H100", b, s, overlap="full")
         assert step.compute == pytest.approx(step.memory)
+        # per phase: the optimal batch, whatever the context below S*
+        assert cx.compute_bound_batch(LLAMA70, "H100", s) == pytest.approx(rl.optimal_batch(LLAMA70, "H100"))
+    assert cx.compute_bound_batch(LLAMA70, "H100", 1500, overlap="full") == np.inf
     assert cx.compute_bound_batch(LLAMA70, "H100", 1500) == np.inf
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(sorted(rl.MODELS)), st.sampled_from(sorted(rl.CHIPS)), st.floats(0, 1),
+       st.sampled_from(["none", "full"]))
+def test_compute_bound_batch_is_where_decode_step_turns_compute_bound(m, h, f, overlap):
+    s = f * rl.model(m).context_length
+    b = cx.compute_bound_batch(m, h, s, overlap=overlap)
+    if np.isfinite(b):
+        assert rl.decode_step(m, h, 1.001 * b, s, overlap=overlap).bound == "compute"
+        assert rl.decode_step(m, h, 0.999 * b, s, overlap=overlap).bound == "memory"
+    else:
+        assert rl.decode_step(m, h, 1e9, s, overlap=overlap).bound == "memory"
 
 
 # ---- capacity ----------------------------------------------------------------------------------
@@ -299,6 +410,17 @@ def test_topk_reads():
     dense = rl.decode_step(DSV3, "H800", 64, s, chips=16, overlap="full")
     assert np.allclose(step.compute, dense.compute) and np.allclose(step.weights, dense.weights)
     assert step.kv[2] < dense.kv[2] / 7
+    # per phase, attention's arithmetic covers the k selected tokens plus the indexer over all S:
+    # DeepSeek-V3.2-Exp's indexer has 64 heads of 128 per layer (inference/model.py, ModelArgs)
+    idx_flops = 61 * 2 * 64 * 128
+    phases = cx.topk_decode_step(DSV3, "H800", 64, s, 2048, idx, chips=16, index_flops_per_token=idx_flops)
+    by_hand = 64 * (61 * 2 * 128 * 1088 * np.minimum(s, 2048) + s * idx_flops) / (16 * H100_F)
+    assert np.allclose(phases.attention, by_hand)
+    dense_phases = rl.decode_step(DSV3, "H800", 64, s, chips=16)
+    assert np.allclose(phases.kv, step.kv) and np.allclose(phases.comm, dense_phases.comm)
+    assert phases.time[2] < dense_phases.time[2] and phases.attention[2] < dense_phases.attention[2] / 10
+    with pytest.raises(ValueError, match="index_flops_per_token"):
+        cx.topk_decode_step(DSV3, "H800", 64, 1000, 2048, index_flops_per_token=-1)
     with pytest.raises(ValueError, match="top_k"):
         cx.topk_read_bytes(DSV3, 1000, 0)
     with pytest.raises(ValueError, match="sliding"):
@@ -312,7 +434,9 @@ def test_errors_name_the_argument():
     with pytest.raises(ValueError, match="context"):
         cx.attention_flops(rl.model("Llama 2 70B"), 10_000)      # beyond its 4,096-token context
     with pytest.raises(ValueError, match="batch"):
-        cx.crossover_context(LLAMA70, "H100", 0)
+        cx.memory_bound_context(LLAMA70, "H100", 0)
+    with pytest.raises(ValueError, match="overlap"):
+        cx.mfu_ceiling(LLAMA70, "H100", 1000, overlap="partial")
     with pytest.raises(ValueError, match="prompt"):
         cx.prefill_step(LLAMA70, "H100", 0, overlap="full")
     with pytest.raises(ValueError, match="kv_bytes_per_sequence"):
@@ -326,27 +450,49 @@ def test_errors_name_the_argument():
 def test_vectorised_equals_scalar():
     b = np.array([1.0, 300, 3000])
     s = np.array([0.0, 1000, 100_000])
-    grid = cx.crossover_context(GPTOSS, "H100", b)
-    assert [cx.crossover_context(GPTOSS, "H100", x) for x in b] == pytest.approx(list(grid))
-    m = cx.mfu_ceiling(GEMMA, "B200", s)
-    assert [cx.mfu_ceiling(GEMMA, "B200", x) for x in s] == pytest.approx(list(m))
+    for overlap in ("none", "full"):
+        grid = cx.memory_bound_context(GPTOSS, "H100", b, overlap=overlap)
+        assert [cx.memory_bound_context(GPTOSS, "H100", x, overlap=overlap) for x in b] == pytest.approx(list(grid))
+        m = cx.mfu_ceiling(GEMMA, "B200", s, overlap=overlap)
+        assert [cx.mfu_ceiling(GEMMA, "B200", x, overlap=overlap) for x in s] == pytest.approx(list(m))
+        c = cx.compute_bound_batch(GEMMA, "B200", s, overlap=overlap)
+        assert [cx.compute_bound_batch(GEMMA, "B200", x, overlap=overlap) for x in s] == pytest.approx(list(c))
     assert isinstance(cx.goldilocks_context(LLAMA70, "H100"), float)
     assert isinstance(cx.max_context(LLAMA70, "H100", 8, chips=8), float)
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.sampled_from(sorted(rl.MODELS)), st.sampled_from(sorted(rl.CHIPS)), st.floats(1, 1e7), st.floats(1, 1e7))
-def test_crossover_grows_with_batch_and_stays_below_goldilocks(m, h, b1, b2):
+@given(st.sampled_from(sorted(rl.MODELS)), st.sampled_from(sorted(rl.CHIPS)), st.floats(1, 1e7), st.floats(1, 1e7),
+       st.sampled_from(["none", "full"]))
+def test_memory_bound_context_grows_with_batch_and_stays_at_or_below_goldilocks(m, h, b1, b2, overlap):
     lo, hi = sorted((b1, b2))
-    s = cx.crossover_context(m, h, np.array([lo, hi]))
+    s = cx.memory_bound_context(m, h, np.array([lo, hi]), overlap=overlap)
     assert s[1] >= s[0] >= 0
-    assert s[1] <= cx.goldilocks_context(m, h) * (1 + 1e-9)
+    if np.isfinite(s[1]):
+        assert s[1] <= cx.goldilocks_context(m, h) * (1 + 1e-9)
+    else:                                                  # per phase, MLA whose attention outpaces its reads
+        assert overlap == "none" and cx.attention_intensity(m) >= rl.critical_intensity(h)
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from(sorted(rl.MODELS)), st.sampled_from(["H100 SXM", "B200", "MI300X", "TPU v5p"]))
-def test_attention_flops_only_push_goldilocks_out(m, h):
-    assert cx.goldilocks_context(m, h, attention=True) >= cx.goldilocks_context(m, h)
+@given(st.sampled_from(sorted(rl.MODELS)), st.sampled_from(sorted(rl.CHIPS)), st.floats(1, 1e6))
+def test_memory_bound_context_agrees_with_decode_step(m, h, b):
+    for overlap in ("none", "full"):
+        s = cx.memory_bound_context(m, h, b, overlap=overlap)
+        longest = rl.model(m).context_length
+        if 0 < s < 0.99 * longest:
+            assert rl.decode_step(m, h, b, s * 1.01, overlap=overlap).bound == "memory"
+            assert rl.decode_step(m, h, b, s * 0.99, overlap=overlap).bound == "compute"
+        elif s == 0:
+            assert rl.decode_step(m, h, b, 0.5 * longest, overlap=overlap).bound == "memory"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(sorted(rl.MODELS)), st.sampled_from(sorted(rl.CHIPS)))
+def test_attention_flops_push_ideal_goldilocks_out_and_per_phase_in(m, h):
+    plain = cx.goldilocks_context(m, h)
+    assert cx.goldilocks_context(m, h, attention=True, overlap="full") >= plain
+    assert cx.goldilocks_context(m, h, attention=True) <= plain * (1 + 1e-12)
 
 
 # ---- explorers (tested code: every control combination must draw or say why it cannot) ---------
@@ -356,6 +502,16 @@ def test_kv_explorers_update_and_explain():
     lat = k.kv_latency_explorer()
     assert lat.update(batch=1024).startswith(b"\x89PNG")
     assert "1,436 tokens" in lat.message.value            # Llama 3.1 70B on H100, bf16
+    # both step models: at S* the best MFU is 50% per phase and 100% in the ideal
+    assert "<b>50%</b> per phase, 100% in the ideal" in lat.message.value
+    assert "all-reduces" in lat.message.value and "the ideal" in lat.message.value
+    lines = {k: line.get_ydata() for k, line in lat.lines.items()}
+    assert len(lines["comm"]) > 0 and len(lines["attention"]) > 0      # 8 chips: all-reduces drawn
+    assert (lat.t_phases.get_ydata() >= lat.t_ideal.get_ydata() * (1 - 1e-12)).all()
+    assert (lat.ceiling.get_ydata() <= lat.ceiling_ideal.get_ydata() + 1e-12).all()
+    lat.update(chips=1, batch=1024, model_name="Llama 3.1 8B")
+    assert len(lat.lines["comm"].get_ydata()) == 0                     # one chip: no all-reduces
+    lat.update(chips=8, batch=1024, model_name="Llama 3.1 70B")
     lat.update(batch=16)
     assert "memory-bound at every context" in lat.message.value
     lat.update(chips=1)
@@ -372,6 +528,10 @@ def test_kv_explorers_update_and_explain():
     cap = k.kv_capacity_explorer()
     cap.update(model_name="gpt-oss-120b", chips=4)       # 234 GB of bf16 weights: 4 x 80 GB
     assert "Longest context" in cap.message.value
+    cap.update(model_name="Llama 3.1 70B", chips=8)
+    assert "per phase" in cap.message.value and "in the ideal" in cap.message.value
+    # per phase the batch needed is the optimal batch, drawn only up to S*
+    assert cap.needed_phases.get_xdata().max() <= 1437 and abs(cap.needed_phases.get_ydata()[0] - 299.8) < 0.1
     cap.update(model_name="DeepSeek-V3", chips=1)
     assert "do not fit" in cap.message.value
     assert set(k.BENCHES) == {"kv_latency", "kv_designs", "kv_capacity"} and k.BENCH is k.BENCHES["kv_latency"]

@@ -13,7 +13,7 @@ from ..hardware import hardware
 from ..kv import kv_bytes_per_token, redesign
 from ..models import model
 from ..variants import BATCHES, CHIPS, MODELS, first, setups
-from . import register
+from . import register, written
 
 
 def _full(name):
@@ -89,8 +89,9 @@ def _doubling_setups() -> tuple:
 
 
 def _mfu(v, factor):
+    """MFU in the lecture's ideal (overlap="full"), as the exercise states it."""
     s = factor * cx.goldilocks_context(v["model"], v["chip"])
-    return rf.decode_step(v["model"], v["chip"], v["batch"], s, v["chips"]).mfu
+    return rf.decode_step(v["model"], v["chip"], v["batch"], s, v["chips"], overlap="full").mfu
 
 
 def _ceiling_hint(v):
@@ -104,11 +105,13 @@ register(
                                         "weights must be read too: memory time = weights + KV, not the "
                                         "larger of the two.")],
     question="MFU (compute time / step time, as a fraction) of a decode step at the Goldilocks "
-             "context S*, at the variant's batch and chips (bf16).")
+             "context S*, at the variant's batch and chips (bf16), in the lecture's ideal: "
+             "step time = max(compute, weight reads + KV reads) (overlap='full').")
 
 register(
     "02.3b", lambda v: _mfu(v, 2), rel=0.01, unit="", variants=list(_doubling_setups()), hints=_ceiling_hint,
-    question="MFU of the same decode step at twice the Goldilocks context, 2 S*.")
+    question="MFU of the same decode step at twice the Goldilocks context, 2 S*, in the lecture's "
+             "ideal (overlap='full').")
 
 
 # ---- 02.4: where the cache outweighs the weights -------------------------------------------------
@@ -133,17 +136,26 @@ register(
 PREFILLS = setups(model=MODELS, chip=CHIPS, chips=first(8, [8, 4, 2, 1]), context=[4096, 1024, 16384, 32768])
 
 
+def _prefill(v, overlap="full"):
+    return cx.prefill_step(v["model"], v["chip"], v["context"], 1, v["chips"], overlap=overlap)
+
+
 def _prefill_hints(v):
-    p = cx.prefill_step(v["model"], v["chip"], v["context"], 1, v["chips"])
+    p = _prefill(v)
     return [(p.weights / p.time, "That is the weight-read time: the step time of a DECODE step. "
-                                 "Prefill pushes all P prompt tokens through the weights at once.")]
+                                 "Prefill pushes all P prompt tokens through the weights at once."),
+            (_prefill(v, "none").time / p.time,
+             "That looks like the per-phase time, with causal attention and the all-reduces. This "
+             "exercise asks for the lecture's single roofline: max(compute, weight reads + cache "
+             "writes), nothing else.")]
 
 
 register(
-    "02.5", lambda v: cx.prefill_step(v["model"], v["chip"], v["context"], 1, v["chips"]).time,
+    "02.5", lambda v: _prefill(v).time,
     rel=0.02, unit="s", variants=PREFILLS, hints=_prefill_hints,
     question="Time of one prefill step for a single prompt of `context` tokens on `chips` chips "
-             "(bf16): max(compute, weight reads + cache writes).")
+             "(bf16), in the lecture's ideal: max(compute, weight reads + cache writes), without "
+             "attention's own FLOPs or all-reduces (overlap='full').")
 
 
 # ---- 02.6: the largest batch at a context --------------------------------------------------------
@@ -177,3 +189,65 @@ register(
     unit="sequences", variants=_capacity_setups(), hints=_capacity_hints,
     question="Largest whole number of sequences of `context` tokens whose bf16 KV caches fit in the "
              "chips' HBM beside the bf16 weights.")
+
+# ---- 02.8: the MFU ceiling, ideal and per phase --------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def _ceiling_setups() -> tuple:
+    """(model, chip, context) where attention's own arithmetic hides under its cache reads (its
+    intensity is below the chip's bf16 F / W), so the per-phase ceiling is c / (c + k) exactly."""
+    out = []
+    for name in first("Llama 3.1 70B", MODELS):
+        m = model(name)
+        for chip in CHIPS:
+            h = hardware(chip)
+            if cx.attention_intensity(m) >= h.flops_for("bf16") / h.hbm_bandwidth:
+                continue
+            for context in (8192, 4096, 32768, 16384):
+                if context <= m.context_length:
+                    out.append({"model": name, "chip": chip, "context": context})
+    return tuple(out)
+
+
+def _ceiling(v, overlap):
+    return cx.mfu_ceiling(v["model"], v["chip"], v["context"], overlap=overlap)
+
+
+def _ceiling_hints(v, overlap):
+    other = "none" if overlap == "full" else "full"
+    m = model(v["model"])
+    mine = _ceiling(v, overlap)
+    swap = ("That is the per-phase ceiling. In the ideal the cache reads overlap the matmuls, so the "
+            "slower of the two sets the pace: c / max(c, k)." if overlap == "full" else
+            "That is the ideal's ceiling. Per phase the attention kernel reads the cache and THEN the "
+            "matmuls run: per sequence they add, c / (c + k).")
+    hints = [(_ceiling(v, other) / mine, swap),
+             (100.0, "Give the ceiling as a fraction between 0 and 1, not as a percentage.")]
+    if m.n_window_layers:
+        full = _full(v["model"])
+        hints.append((cx.mfu_ceiling(full, v["chip"], v["context"], overlap=overlap) / mine,
+                      "Sliding windows: a local layer stores (and reads) at most `window` tokens, so "
+                      "kv(S) is not S x the bytes per token of a short prompt."))
+    if overlap == "none":
+        forgot_two = cx.mfu_ceiling(v["model"], v["chip"], v["context"] * 2, overlap="none")
+        hints.append((forgot_two / mine, "A decode token costs 2 FLOPs (a multiply and an add) per active "
+                                     "parameter: c = 2 N_active / F."))
+    return hints
+
+
+register(
+    "02.8a", lambda v: _ceiling(v, "full"), rel=0.01, unit="", variants=list(_ceiling_setups()),
+    hints=lambda v: _ceiling_hints(v, "full"),
+    question="Best MFU any batch can reach at `context` tokens in the lecture's ideal (cache reads "
+             "overlap the matmuls), as a fraction: c / max(c, k) with c = 2 N_active / F and "
+             "k = kv(S) / W (bf16 weights and cache, one chip's F and W).")
+
+register(
+    "02.8b", lambda v: _ceiling(v, "none"), rel=0.01, unit="", variants=list(_ceiling_setups()),
+    hints=lambda v: _ceiling_hints(v, "none"),
+    question="Best MFU any batch can reach at `context` tokens per phase (the attention kernel, then "
+             "the matmuls), as a fraction: c / (c + k); no all-reduces (one chip).")
+
+
+# ---- answered in words: nothing to check, but check() and explain() say so ----------------------
+written("02.7", 'Sliding windows and sparse attention: which lets a server hold more long '
+        'conversations, and which only makes each step faster?')

@@ -1,11 +1,12 @@
 """Chapter 2 explorers: the KV cache against context length.
 
-* `kv_latency_explorer`: a decode step's three parts and its MFU vs context, with the Goldilocks
-  context and this batch's compute-to-memory crossover marked;
+* `kv_latency_explorer`: a decode step's parts and its MFU vs context under both step models (per
+  phase, as engines run it, and the lecture's ideal), with both MFU ceilings, the Goldilocks
+  context and the ideal's compute-to-memory crossover marked;
 * `kv_designs_explorer`: KV bytes per token of one model under seven attention designs, and the
   cache of one sequence vs context;
 * `kv_capacity_explorer`: the largest batch that fits vs context, against the batch needed to be
-  compute-bound, and the throughput the fitting batch gives.
+  compute-bound (per phase and ideal), and the throughput the fitting batch gives.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from ..plotting import OKABE_ITO, STYLE, log_axes
 from ..units import fmt_bytes, fmt_count, fmt_time
 from .base import Explorer
 
-CONTEXTS = np.unique(np.round(np.logspace(2, np.log10(131_072), 180)))  # 100 ... 131,072 tokens
+CONTEXTS = np.unique(np.round(np.logspace(2, np.log10(131_072), 120)))  # 100 ... 131,072 tokens
 CONTEXT_RANGE = (100, 2e5)
 TIME_RANGE = (1e-5, 1e2)      # seconds per decode step
 BATCH_RANGE = (1, 1e6)        # sequences
@@ -61,17 +62,35 @@ def _tokens(x: float) -> str:
     return "never (∞)" if not np.isfinite(x) else f"{x:,.0f} tokens"
 
 
-# ---- 1. latency and MFU vs context ---------------------------------------------------------------
+# ---- 1. latency and MFU vs context, both step models --------------------------------------------
+#: Lines of the left panel: the parts of a step, then its time under each model.
+_PARTS = {
+    "compute": STYLE["compute"],
+    "weights": STYLE["weights"],
+    "kv": STYLE["kv"],
+    "attention": dict(color=OKABE_ITO["sky"], linestyle=(0, (5, 1, 1, 1)), label="attention arithmetic"),
+    "comm": dict(color=OKABE_ITO["vermillion"], linestyle=(0, (1, 1)), label="all-reduces"),
+}
+_TIME_PHASES = dict(color=OKABE_ITO["black"], linestyle="-", linewidth=2.5, alpha=0.6, label="step time, per phase")
+_TIME_IDEAL = dict(color=OKABE_ITO["black"], linestyle=":", linewidth=1.5, label="step time, ideal")
+
+
 class KVLatencyExplorer(Explorer):
     def setup(self):
         self.ax_t, self.ax_m = self.fig.subplots(1, 2)
-        self.lines = {k: self.ax_t.plot([1], [1], **STYLE[k])[0] for k in ("compute", "weights", "kv", "time")}
-        self.mfu = self.ax_m.plot([1], [1], color=OKABE_ITO["black"], lw=2, label="MFU at this batch")[0]
+        self.lines = {k: self.ax_t.plot([1], [1], **style)[0] for k, style in _PARTS.items()}
+        self.t_phases = self.ax_t.plot([1], [1], **_TIME_PHASES)[0]
+        self.t_ideal = self.ax_t.plot([1], [1], **_TIME_IDEAL)[0]
+        self.mfu = self.ax_m.plot([1], [1], color=OKABE_ITO["black"], lw=2, label="MFU at this batch, per phase")[0]
+        self.mfu_ideal = self.ax_m.plot([1], [1], color=OKABE_ITO["black"], ls=":", lw=1.5,
+                                        label="MFU at this batch, ideal")[0]
         self.ceiling = self.ax_m.plot([1], [1], color=OKABE_ITO["blue"], ls="--", lw=1.5,
-                                      label="ceiling (any batch)")[0]
+                                      label="ceiling (any batch), per phase")[0]
+        self.ceiling_ideal = self.ax_m.plot([1], [1], color=OKABE_ITO["orange"], ls="-.", lw=1.5,
+                                            label="ceiling (any batch), ideal")[0]
         self.gold = [_vline(ax, color=OKABE_ITO["purple"], ls="--", lw=1.2, label="Goldilocks S*")
                      for ax in (self.ax_t, self.ax_m)]
-        self.cross = _vline(self.ax_t, color=OKABE_ITO["sky"], ls=":", lw=1.5, label="turns memory-bound")
+        self.cross = _vline(self.ax_t, color=OKABE_ITO["sky"], ls=":", lw=1.5, label="ideal: turns memory-bound")
         self.nofit = [ax.axvspan(1, 2, color="0.5", alpha=0.25, lw=0, label="batch does not fit in HBM")
                       for ax in (self.ax_t, self.ax_m)]
         self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.96, wspace=0.25)
@@ -84,20 +103,30 @@ class KVLatencyExplorer(Explorer):
         self.ax_m.set_ylim(0, 1.05)
         self.ax_t.set_ylabel("time per decode step (s)")
         self.ax_m.set_ylabel("MFU (fraction of peak FLOP/s)")
-        self.ax_t.legend(loc="upper left", fontsize=7)
-        self.ax_m.legend(loc="upper right", fontsize=7)
-        self.animated = [*self.nofit, *self.lines.values(), self.mfu, self.ceiling, *self.gold, self.cross]
+        self.ax_t.legend(loc="upper left", fontsize=6.5, ncol=2)
+        self.ax_m.legend(loc="upper right", fontsize=6.5)
+        self.animated = [*self.nofit, *self.lines.values(), self.t_phases, self.t_ideal, self.mfu, self.mfu_ideal,
+                         self.ceiling, self.ceiling_ideal, *self.gold, self.cross]
 
     def draw(self, chip, model_name, batch, chips, dtype="bf16", kv_dtype="bf16"):
         m, h = model(model_name), hardware(chip)
         ctx = _contexts(m)
         step = rf.decode_step(m, h, batch, ctx, chips=chips, dtype=dtype, kv_dtype=kv_dtype)
+        ideal = rf.decode_step(m, h, batch, ctx, chips=chips, dtype=dtype, kv_dtype=kv_dtype, overlap="full")
         for k, line in self.lines.items():
-            line.set_data(ctx, np.broadcast_to(getattr(step, k), ctx.shape))
+            y = np.broadcast_to(getattr(step, k), ctx.shape)
+            if np.any(y > 0):
+                line.set_data(ctx, y)
+            else:                       # no all-reduces on one chip: no line at zero on a log axis
+                line.set_data([], [])
+        self.t_phases.set_data(ctx, step.time)
+        self.t_ideal.set_data(ctx, ideal.time)
         self.mfu.set_data(ctx, step.mfu)
+        self.mfu_ideal.set_data(ctx, ideal.mfu)
         self.ceiling.set_data(ctx, cx.mfu_ceiling(m, h, ctx, dtype, kv_dtype))
+        self.ceiling_ideal.set_data(ctx, cx.mfu_ceiling(m, h, ctx, dtype, kv_dtype, overlap="full"))
         s_star = cx.goldilocks_context(m, h, dtype, kv_dtype)
-        s_cross = cx.crossover_context(m, h, batch, dtype, kv_dtype)
+        s_cross = cx.memory_bound_context(m, h, batch, dtype, kv_dtype, overlap="full")
         s_fit = cx.max_context(m, h, batch, chips, dtype, kv_dtype)
         for v in self.gold:
             _set_vline(v, s_star)
@@ -106,22 +135,28 @@ class KVLatencyExplorer(Explorer):
             span.set_x(max(s_fit, CONTEXT_RANGE[0] / 10))
             span.set_width(CONTEXT_RANGE[1] * 10)
         head = (f"<b>{m.name}</b>, batch {batch:,} on {chips} x {h.name} (weights {dtype}, cache {kv_dtype}). "
-                f"Goldilocks context S* = <b>{_tokens(s_star)}</b>; ")
+                f"Goldilocks context S* = <b>{_tokens(s_star)}</b>: there the best MFU of any batch is "
+                f"<b>{float(cx.mfu_ceiling(m, h, min(s_star, m.context_length), dtype, kv_dtype)):.0%}</b> per "
+                f"phase, {float(cx.mfu_ceiling(m, h, min(s_star, m.context_length), dtype, kv_dtype, overlap='full')):.0%}"
+                f" in the ideal. ")
         if s_cross > 0:
-            head += f"this batch turns memory-bound at <b>{_tokens(s_cross)}</b>. "
+            head += f"In the ideal this batch turns memory-bound at <b>{_tokens(s_cross)}</b>. "
         else:
-            head += "this batch is memory-bound at every context (it is below the optimal batch). "
+            head += "This batch is memory-bound at every context (it is below the optimal batch). "
         if s_fit <= 0:
             return head + "<br><b>The weights alone do not fit</b>: add chips or use fp8."
         s_max = min(s_fit, m.context_length)
         last = rf.decode_step(m, h, batch, s_max, chips, dtype=dtype, kv_dtype=kv_dtype)
+        best = rf.decode_step(m, h, batch, s_max, chips, dtype=dtype, kv_dtype=kv_dtype, overlap="full")
         return head + (f"<br>The batch fits up to <b>{_tokens(s_max)}</b> of context"
                        f"{' (the model’s limit)' if s_max == m.context_length else ''}; there a step takes "
-                       f"<b>{fmt_time(last.time)}</b> at <b>{last.mfu:.0%}</b> MFU.")
+                       f"<b>{fmt_time(last.time)}</b> per phase ({fmt_time(last.comm)} of it all-reduces) at "
+                       f"<b>{last.mfu:.0%}</b> MFU; the ideal {fmt_time(best.time)} at {best.mfu:.0%}.")
 
 
 def kv_latency_explorer(chip="H100 SXM", model_name="Llama 3.1 70B", batch=512, chips=8):
-    """Chip, model, batch, chips, weight and cache precision -> step time parts and MFU vs context."""
+    """Chip, model, batch, chips, weight and cache precision -> step time parts, step time and MFU
+    vs context, per phase and in the lecture's ideal, with both MFU ceilings."""
     controls = {
         "chip": _dropdown(list(CHIPS), hardware(chip).name, "chip"),
         "model_name": _dropdown(list(MODELS), model(model_name).name, "model"),
@@ -211,14 +246,17 @@ class KVCapacityExplorer(Explorer):
         self.full = self.ax_b.plot([1], [1], color="0.45", ls=":", lw=1.5,
                                    label="... if no layer had a window")[0]
         self.needed = self.ax_b.plot([1], [1], color=OKABE_ITO["blue"], ls="--", lw=1.5,
-                                     label="batch needed to be compute-bound")[0]
-        self.opt = self.ax_b.axhline(1, color=OKABE_ITO["purple"], ls="-.", lw=1, label="optimal batch (S = 0)")
+                                     label="batch to be compute-bound, ideal")[0]
+        self.needed_phases = self.ax_b.plot([1], [1], color=OKABE_ITO["purple"], ls="-.", lw=1.5,
+                                            label="... per phase (optimal batch, up to S*)")[0]
         self.gold = [_vline(ax, color=OKABE_ITO["purple"], ls="--", lw=1.2, label="Goldilocks S*")
                      for ax in (self.ax_b, self.ax_r)]
         self.tput = self.ax_r.plot([1], [1], color=OKABE_ITO["green"], lw=2,
-                                   label="at the largest batch that fits")[0]
+                                   label="at the largest batch that fits, per phase")[0]
+        self.tput_ideal = self.ax_r.plot([1], [1], color=OKABE_ITO["green"], ls=":", lw=1.5,
+                                         label="... ideal")[0]
         self.tput_opt = self.ax_r.plot([1], [1], color=OKABE_ITO["orange"], ls="--", lw=1.5,
-                                       label="at the optimal batch (if it fits)")[0]
+                                       label="at the optimal batch (if it fits), per phase")[0]
         for ax in (self.ax_b, self.ax_r):
             log_axes(ax)
             ax.set_xlim(*CONTEXT_RANGE)
@@ -228,10 +266,11 @@ class KVCapacityExplorer(Explorer):
         self.ax_r.set_ylim(*TPUT_RANGE)
         self.ax_b.set_ylabel("batch (sequences)")
         self.ax_r.set_ylabel("throughput (generated tokens/s)")
-        self.ax_b.legend(loc="lower left", fontsize=7)
-        self.ax_r.legend(loc="lower left", fontsize=7)
+        self.ax_b.legend(loc="lower left", fontsize=6.5)
+        self.ax_r.legend(loc="lower left", fontsize=6.5)
         self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.96, wspace=0.25)
-        self.animated = [self.fits, self.full, self.needed, self.opt, *self.gold, self.tput, self.tput_opt]
+        self.animated = [self.fits, self.full, self.needed, self.needed_phases, *self.gold, self.tput,
+                         self.tput_ideal, self.tput_opt]
 
     def draw(self, chip, model_name, chips, dtype="bf16", kv_dtype="bf16"):
         m, h = model(model_name), hardware(chip)
@@ -245,19 +284,25 @@ class KVCapacityExplorer(Explorer):
             self.full.set_data(ctx[ok], full[ok])
         else:
             self.full.set_data([], [])
-        need = cx.compute_bound_batch(m, h, ctx, dtype, kv_dtype)
+        need = cx.compute_bound_batch(m, h, ctx, dtype, kv_dtype, overlap="full")
         finite = np.isfinite(need)
         self.needed.set_data(ctx[finite], need[finite])
+        need_p = cx.compute_bound_batch(m, h, ctx, dtype, kv_dtype)
+        finite_p = np.isfinite(need_p)
+        self.needed_phases.set_data(ctx[finite_p], need_p[finite_p])
         b_opt = rf.optimal_batch(m, h, dtype)
-        self.opt.set_ydata([b_opt, b_opt])
         s_star = cx.goldilocks_context(m, h, dtype, kv_dtype)
         for v in self.gold:
             _set_vline(v, s_star)
         if fits.any():
             step = rf.decode_step(m, h, b_max[fits], ctx[fits], chips, dtype=dtype, kv_dtype=kv_dtype)
             self.tput.set_data(ctx[fits], step.tokens_per_second)
+            ideal = rf.decode_step(m, h, b_max[fits], ctx[fits], chips, dtype=dtype, kv_dtype=kv_dtype,
+                                   overlap="full")
+            self.tput_ideal.set_data(ctx[fits], ideal.tokens_per_second)
         else:
             self.tput.set_data([], [])
+            self.tput_ideal.set_data([], [])
         fit_opt = b_max >= b_opt
         if fit_opt.any():
             step = rf.decode_step(m, h, b_opt, ctx[fit_opt], chips, dtype=dtype, kv_dtype=kv_dtype)
@@ -267,12 +312,17 @@ class KVCapacityExplorer(Explorer):
         head = f"<b>{m.name}</b> on {chips} x {h.name} (weights {dtype}, cache {kv_dtype}). "
         if not fits.any():
             return head + "<b>The weights alone do not fit</b> (or leave no room for one sequence): add chips."
-        both = fits & finite & (b_max >= np.where(finite, need, np.inf))
-        longest = ctx[both].max() if both.any() else 0
-        text = (f"Goldilocks S* = {_tokens(s_star)}. "
-                f"Longest context at which a fitting batch is compute-bound: <b>{_tokens(longest) if longest else 'none'}</b>. "
+
+        def longest(n, ok):
+            both = fits & ok & (b_max >= np.where(ok, n, np.inf))
+            return _tokens(ctx[both].max()) if both.any() else "none"
+
+        text = (f"Goldilocks S* = {_tokens(s_star)}, optimal batch {b_opt:,.0f}. "
+                f"Longest context at which a fitting batch is compute-bound: <b>{longest(need_p, finite_p)}</b> "
+                f"per phase, {longest(need, finite)} in the ideal. "
                 f"At {int(ctx[fits].max()):,} tokens at most <b>{int(b_max[fits][-1]):,}</b> sequences fit, "
-                f"for {fmt_count(self.tput.get_ydata()[-1])} tokens/s.")
+                f"for {fmt_count(self.tput.get_ydata()[-1])} tokens/s per phase "
+                f"({fmt_count(self.tput_ideal.get_ydata()[-1])} in the ideal).")
         return head + text
 
 
@@ -297,7 +347,7 @@ def kv_capacity_explorer(chip="H100 SXM", model_name="Llama 3.1 70B", chips=8):
 BENCH = {
     "factory": kv_latency_explorer,
     "updates": [dict(batch=b) for b in (16, 64, 256, 1024)]
-    + [dict(chip=c) for c in ("H200 SXM", "B200", "MI300X")]
+    + [dict(chip=c) for c in ("H200 SXM", "B200", "MI300X", "A100 SXM 80GB")]
     + [dict(model_name=n) for n in ("DeepSeek-V3", "Gemma 3 27B", "gpt-oss-120b")]
     + [dict(kv_dtype="fp8"), dict(chips=4)],
 }
