@@ -137,7 +137,7 @@ def prefill_intensity(model, prompt, batch=1, dtype: str = "bf16", kv_dtype: str
     """
     m = lookup_model(model)
     b = positive("batch", batch)
-    p = positive("prompt", context_tokens(m, prompt))
+    p = positive("prompt", context_tokens(m, prompt, "prompt"))
     flops = 2.0 * b * p * m.active_params
     return scalar_or_array(flops / (weight_bytes(m, dtype) + b * np.asarray(kv_bytes(m, p, kv_dtype))))
 
@@ -251,6 +251,7 @@ def goldilocks_context(model, hw, dtype: str = "bf16", kv_dtype: str = "bf16", a
     """
     m, h = lookup_model(model), lookup_hardware(hw)
     choice("overlap", overlap, OVERLAPS)
+    choice("attention", attention, (False, True))  # "False", a string, is not False
     _, f, f16, w = _rates(m, h, dtype)
     i_star = f / w
     target = 2.0 * m.active_params               # FLOPs per sequence, in units of the matmul rate
@@ -291,6 +292,7 @@ def mfu_ceiling(model, hw, context, dtype: str = "bf16", kv_dtype: str = "bf16",
     m, h = lookup_model(model), lookup_hardware(hw)
     choice("overlap", overlap, OVERLAPS)
     s = context_tokens(m, context)
+    choice("attention", attention, (None, False, True))
     count = (overlap == "none") if attention is None else bool(attention)
     c, a, k, math = _per_sequence(m, h, s, dtype, kv_dtype)
     a = a if count else 0.0

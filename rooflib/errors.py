@@ -200,3 +200,14 @@ def broadcast(**arrays) -> tuple:
         described = ", ".join(f"{k} {s}" for k, s in shapes.items() if s)
         raise ValueError(f"array arguments must have shapes that combine (numpy broadcasting): got "
                          f"{described}") from None
+
+
+def count_result(values, what: str):
+    """Whole-number results (floats already rounded) as int or int64 array; a ValueError naming
+    `what` if one is too large to count exactly, instead of int64 wrapping round to a negative."""
+    arr = np.asarray(values, dtype=float)
+    if np.any(arr > LARGEST_COUNT):
+        raise ValueError(f"{what} comes to {np.max(arr):.3g}, more than any count rooflib can hold "
+                         f"exactly (2**53): check the arguments that multiply into it")
+    out = arr.astype(np.int64)
+    return out.item() if out.ndim == 0 else out

@@ -190,7 +190,8 @@ def serving_estimate(model, hw, *, chips, input_tokens, output_tokens, batch=Non
     o = float(positive("output_tokens", output_tokens))
     s = float(non_negative("decode_context", i + (o - 1.0) / 2.0 if decode_context is None else decode_context))
     if s > m.context_length:
-        raise ValueError(f"decode_context must be <= {m.name}'s context length of {m.context_length:,} "
+        what = "decode_context" if decode_context is not None else "input_tokens + output_tokens / 2"
+        raise ValueError(f"{what} must be <= {m.name}'s context length of {m.context_length:,} "
                          f"tokens, got {s:,.0f}")
     overhead = float(non_negative("step_overhead", step_overhead))
     eta = float(fraction("efficiency", efficiency))

@@ -31,7 +31,7 @@ import numpy as np
 from .attention import attention_flops
 from .collectives import SCALEOUT_BANDWIDTH, SCALEOUT_SOURCE, layout
 from .collectives import all_to_all_time as _a2a_phase
-from .errors import context_tokens, non_negative, positive, scalar_or_array, whole_number
+from .errors import context_tokens, count_result, non_negative, positive, scalar_or_array, whole_number
 from .hardware import hardware as lookup_hardware
 from .kv import kv_bytes_per_token
 from .models import model as lookup_model
@@ -263,8 +263,7 @@ def chips_needed(model, hw, batch=0, context=0, dtype: str = "bf16", kv_dtype: s
     b = non_negative("batch", batch)
     s = context_tokens(m, context)
     kv = b * s * kv_bytes_per_token(m, np.maximum(s, 1), kv_dtype)
-    need = np.ceil((weight_bytes(m, dtype) + kv) / h.hbm_capacity).astype(np.int64)
-    return need.item() if need.ndim == 0 else need
+    return count_result(np.ceil((weight_bytes(m, dtype) + kv) / h.hbm_capacity), "chips needed (batch x context)")
 
 
 # ---- tensor parallelism inside one expert ------------------------------------------------------

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import broadcast, choice, context_tokens, positive, scalar_or_array, whole_number
+from .errors import broadcast, choice, context_tokens, count_result, positive, scalar_or_array, whole_number
 from .formats import format_key, math_format, stored_weight_bytes
 from .hardware import hardware as lookup_hardware
 from .attention import decode_attention_flops
@@ -137,8 +137,7 @@ def max_batch(model, hw, context, chips=1, *, dtype: str = "bf16", expert_dtype:
     broadcast(context=s, chips=c)
     free = np.asarray(c) * h.hbm_capacity - stored_weight_bytes(m, dtype, expert_dtype)
     per_seq = np.asarray(s) * kv_bytes_per_token(m, s, format_key(kv_dtype, "kv_dtype"))
-    out = np.floor(np.maximum(free, 0.0) / per_seq).astype(np.int64)
-    return out.item() if out.ndim == 0 else out
+    return count_result(np.floor(np.maximum(free, 0.0) / per_seq), "the batch that fits (chips x HBM / context)")
 
 
 def cost_per_token(model, hw, batch, context, dollars_per_chip_hour, chips=1, *, dtype: str = "bf16",

@@ -47,13 +47,23 @@ def bubble_fraction(stages, microbatches, interleave=1):
     Published as "O((K-1)/(M+K-1))" (GPipe, arXiv:1811.06965, section 2.3) and, relative to the
     ideal time instead of the total, as (p-1)/m and (1/v)(p-1)/m (Megatron-LM, arXiv:2104.04473).
     """
-    p = positive("stages", stages)
-    mb = positive("microbatches", microbatches)
-    v = positive("interleave", interleave)
+    p, mb, v = (_at_least_one(n, x) for n, x in (("stages", stages), ("microbatches", microbatches),
+                                                    ("interleave", interleave)))
     return scalar_or_array((p - 1) / (v * mb + p - 1))
 
 
+def _at_least_one(name, value):
+    # Counts that may be read as continuous (a plotted axis of M) but never below one.
+    x = positive(name, value)
+    if np.any(np.asarray(x) < 1):
+        raise ValueError(f"{name} must be >= 1, got {np.min(x):g}")
+    return x
+
+
 SCHEDULE_KINDS = ("gpipe", "1f1b", "interleaved", "decode")
+
+#: Largest schedule `pipeline_schedule` simulates (in slots of work): about 10 s of Python.
+MAX_SCHEDULE_OPS = 1_000_000
 
 _OP_DTYPE = np.dtype([("stage", np.int64), ("chunk", np.int64), ("microbatch", np.int64),
                       ("token", np.int64), ("phase", "U1"), ("start", np.int64), ("duration", np.int64)])
@@ -166,6 +176,11 @@ def pipeline_schedule(stages: int, microbatches: int, kind: str = "gpipe", inter
     bc = int(whole_number("backward_cost", backward_cost))
     v = int(whole_number("interleave", interleave))
     T = int(whole_number("tokens", tokens))
+    ops = P * M * v * (1 + bc) * T
+    if ops > MAX_SCHEDULE_OPS:  # the simulator is a Python loop: ~10 us per operation
+        raise ValueError(f"stages x microbatches x interleave x tokens is {ops:,} slots of work; schedules "
+                         f"are simulated one operation at a time, so keep it below {MAX_SCHEDULE_OPS:,} "
+                         f"(use bubble_fraction for large pipelines)")
     if kind == "interleaved":
         if v < 2:
             raise ValueError(f"interleave must be >= 2 for an interleaved schedule, got {interleave!r}")
