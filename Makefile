@@ -12,7 +12,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LAB_STAMP := $(VENV)/.installed-lab
-JUPYTERLAB_VERSION := 4.6.6
+# jupyterlab-myst renders the chapters' MyST (admonitions, {term}, {cite}, figures) in JupyterLab;
+# 2.7.0, its newest release, supports JupyterLab up to 4.4 (4.5 and later disable it).
+JUPYTERLAB_VERSION := 4.4.10
+JUPYTERLAB_MYST_VERSION := 2.7.0
 VOILA_STAMP := $(VENV)/.installed-voila
 VOILA_VERSION := 0.5.13
 # Extra options for `make lab`, e.g. make lab LAB_ARGS="--no-browser --port 8899"
@@ -43,9 +46,9 @@ help:
 	echo "  make test       student edition, library tests, strict nbval, the book, then the book in Chromium"
 	echo "  make explore    serve the explorers as an app with Voila (installs voila $(VOILA_VERSION) on first use)"
 	echo "  make test-explore  browser test of the explorers app (Voila and headless Chromium)"
-	echo "  make lab        open the chapters in JupyterLab (installs jupyterlab $(JUPYTERLAB_VERSION) on first use)"
+	echo "  make lab        open the chapters in JupyterLab (installs jupyterlab $(JUPYTERLAB_VERSION) and jupyterlab-myst on first use)"
 	echo "  make bench      time the library and the explorers (reported, never asserted)"
-	echo "  make exercises  regenerate the student notebooks in exercises/ from solutions/"
+	echo "  make exercises  regenerate the student notebooks in exercises/ from solutions/ (says so when they are up to date)"
 	echo "  make cards      export the flashcards for Anki: $(BUILD)/cards/roofline-economics.apkg and .tsv"
 	echo "  make venv       create .venv and install requirements.txt (done by the targets above)"
 	echo "  make clean      remove $(BUILD)/"
@@ -63,13 +66,15 @@ $(STAMP): requirements.txt requirements-test.txt constraints.txt pyproject.toml 
 	touch $@
 
 # Voila is only needed for the explorers app (make explore, make test-explore): not in the base install.
-$(VOILA_STAMP): $(STAMP)
-	$(PY) -m pip install -c constraints.txt voila==$(VOILA_VERSION)
+# constraints-voila.txt pins what it adds (jupyter_server, nbconvert and the rest), like constraints.txt.
+$(VOILA_STAMP): $(STAMP) constraints-voila.txt
+	$(PY) -m pip install -c constraints.txt -c constraints-voila.txt voila==$(VOILA_VERSION)
 	touch $@
 
 # JupyterLab is only needed to work in the notebooks, so it stays out of the base install.
-$(LAB_STAMP): $(STAMP)
-	$(PY) -m pip install jupyterlab==$(JUPYTERLAB_VERSION)
+# The exercise notebooks are plain Markdown and need no extension (tools/make_exercises.py).
+$(LAB_STAMP): $(STAMP) constraints-voila.txt
+	$(PY) -m pip install -c constraints.txt -c constraints-voila.txt jupyterlab==$(JUPYTERLAB_VERSION) jupyterlab-myst==$(JUPYTERLAB_MYST_VERSION)
 	touch $@
 
 # ---------------------------------------------------------------- book

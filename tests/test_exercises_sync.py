@@ -136,3 +136,39 @@ def test_generator_rejects_unbalanced_markers(tmp_path, capsys):
     nbformat.write(nb, solutions / "01_bad.ipynb")
     assert make_exercises.main(["--solutions", str(solutions), "--exercises", str(exercises)]) == 2
     assert "01_bad.ipynb" in capsys.readouterr().err
+
+
+def test_up_to_date_run_says_so(tmp_path, capsys):
+    solutions, exercises = synthetic(tmp_path)
+    args = ["--solutions", str(solutions), "--exercises", str(exercises)]
+    make_exercises.main(args)
+    capsys.readouterr()
+    assert make_exercises.main(args) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.name)
+def test_statements_are_plain_markdown(path):
+    """Plain JupyterLab (no MyST extension) shows the statements as prose, not as code blocks."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            assert not re.search(r"^\s*(```+|:::+)\{", cell.source, re.M), cell.source[:80]
+            assert not re.search(r"\{[\w:-]+\}`", cell.source), cell.source[:80]
+            assert not re.search(r"^:label:", cell.source, re.M)
+
+
+def test_plain_markdown_forms():
+    pm = make_exercises.plain_markdown
+    src = "## 1. X\n\n```{exercise} The title\n:label: ex-a\n\nText $x$ **b**.\n```\n"
+    assert pm(src) == "## 1. X\n\n**Exercise: The title**\n\nText $x$ **b**.\n"
+    assert pm("See {doc}`/notebooks/04_pipelining`.") == \
+        "See [notebooks/04_pipelining.ipynb](../notebooks/04_pipelining.ipynb)."
+    assert pm("See {doc}`the chapter </notebooks/04_pipelining>`.") == \
+        "See [the chapter](../notebooks/04_pipelining.ipynb)."
+    assert pm("a {term}`roofline <Roofline>` b") == "a roofline b"
+    with pytest.raises(make_exercises.MarkerError):
+        pm(":::{admonition} Note\nx\n:::")
+    # the student edition of the book keeps the MyST form
+    assert "{exercise}" in make_exercises.make_exercise(SOLUTIONS[0], myst=True)
+    assert "{exercise}" not in make_exercises.make_exercise(SOLUTIONS[0])

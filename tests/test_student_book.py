@@ -269,3 +269,18 @@ def test_detector_finds_solutions_in_full_book():
         missing += [f"{path.stem}: {kind}: {t[:90]!r}" for kind, t in secrets()[path.stem]
                     if kind in ("solution code", "written solution") and t not in text]
     assert not missing, "solution text the detector cannot find in the full book:\n" + "\n".join(missing[:40])
+
+
+def test_jupyter_books_stale_output_path_is_not_printed():
+    """make book-student moves the HTML to _build/student/html: jupyter-book's closing banner,
+    which names its temporary folder, is dropped; everything else passes through."""
+    feed = _student_book_tool()._stale_path_filter()
+    rule = "\x1b[92m" + "=" * 79 + "\x1b[0m\n"       # jupyter-book colours its rules
+    lines = ["building [html]: done\n", "The HTML pages are in _build/student-src/_build/html.\n", "\n",
+             rule, "\n",
+             "Finished generating HTML for book.\n", "Your book's HTML pages are here:\n",
+             "    _build/student-src/_build/html/\n", "You can look at your book by opening this file in a browser:\n",
+             "    _build/student-src/_build/html/index.html\n", rule, "\n", "later line\n"]
+    out = "".join(k for line in lines for k in feed(line))
+    assert "student-src" not in out and "Finished generating" not in out
+    assert out.startswith("building [html]: done") and out.endswith("later line\n")

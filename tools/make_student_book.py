@@ -22,7 +22,9 @@ Steps:
      checked by the nbval stage of `make test`), exercises/ is not excluded, and sphinx-exercise's
      `hide_solutions` is on as a second guard (it hides non-gated `{solution}` blocks).
 2. Build it with `jupyter-book build --config ... -W -n --keep-going` (every warning and broken
-   reference fails the build) and move the HTML to _build/student/html.
+   reference fails the build) and move the HTML to _build/student/html. jupyter-book's closing
+   banner, which names its own (temporary) output folder, is not passed on: the only path
+   printed is the final one.
 3. Check the exercise pages for nbgrader markers, which would mean a solution leaked; the full
    check is tests/test_student_book.py.
 """
@@ -235,7 +237,7 @@ def prepare(src: Path = SRC) -> Path:
     (src / "exercises").mkdir()
     for f in solutions:
         name = f.split("/", 1)[1]
-        text = make_exercises.make_exercise(ROOT / "solutions" / f"{name}.ipynb")
+        text = make_exercises.make_exercise(ROOT / "solutions" / f"{name}.ipynb", myst=True)
         (src / "exercises" / f"{name}.ipynb").write_text(text, encoding="utf-8")
 
     rewrite = link_rewriter({f.split("/", 1)[1] for f in solutions})
@@ -263,13 +265,52 @@ def _jupyter_book() -> str:
     return found
 
 
+def _stale_path_filter():
+    """A line filter that drops jupyter-book's closing banner ("Your book's HTML pages are here:
+    _build/student-src/_build/html/ ...") and Sphinx's "The HTML pages are in ...": the HTML is
+    moved to OUT, and only that path is printed."""
+    state = {"skip": False, "held": []}
+    ansi = re.compile(r"\x1b\[[0-9;]*m")
+
+    def feed(line: str) -> list[str]:
+        text = ansi.sub("", line).strip()
+        if text.startswith("The HTML pages are in "):   # Sphinx's own line naming the same folder
+            return []
+        if state["skip"]:
+            if text and set(text) == {"="}:
+                state["skip"] = False
+            return []
+        if text.startswith("Finished generating HTML"):
+            state["skip"], state["held"] = True, []   # the banner's opening rule goes with it
+            return []
+        if not text or set(text) == {"="}:
+            state["held"].append(line)
+            return []
+        out, state["held"] = state["held"] + [line], []
+        return out
+
+    return feed
+
+
+def _run_quietly_about_paths(cmd: list[str]) -> int:
+    """Run jupyter-book, passing its output through except the banner naming its own output
+    folder, which is stale once build() has moved the HTML."""
+    feed = _stale_path_filter()
+    with subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, bufsize=1) as proc:
+        for line in proc.stdout:
+            for kept in feed(line):
+                sys.stdout.write(kept)
+                sys.stdout.flush()
+    return proc.returncode
+
+
 def build(src: Path = SRC, out: Path = OUT) -> int:
     config_path = prepare(src)
     if out.exists():
         shutil.rmtree(out)
     cmd = [_jupyter_book(), "build", str(src), "--config", str(config_path),
            "--toc", str(src / "_toc.yml"), "--path-output", str(src), "-W", "-n", "--keep-going"]
-    rc = subprocess.call(cmd, cwd=ROOT)
+    rc = _run_quietly_about_paths(cmd)
     if rc != 0:
         print("Student book build FAILED: see the first warning above", file=sys.stderr)
         return 1

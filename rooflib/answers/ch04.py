@@ -210,18 +210,53 @@ register(
              "active parameter per token) to take as long as reading its weights twice.")
 
 # ---- 04.6: Llama 3's pipeline -------------------------------------------------------------------
-register(
-    "04.6a", lambda: 16 * 2**20 // 8192 // 128, unit="micro-batches",
-    hints=[(128, "The batch is shared by 128 data-parallel pipelines."),
-           (8, "Count sequences, not GPUs of a tensor-parallel group: 2,048 sequences / 128 pipelines.")],
-    question="Micro-batches of one sequence per pipeline per step: 16M tokens (16 x 2^20) of "
-             "8,192-token sequences, 128-way data parallelism.")
+# The first setup is Llama 3 405B's published pre-training step (arXiv:2407.21783, Table 4): 16M
+# (16 x 2^20) tokens of 8,192-token sequences, 16 pipeline stages, 128-way data parallelism. The
+# others are what-ifs of the same run (another batch, sequence length, depth or data parallelism),
+# kept when every pipeline gets a whole number of sequences.
+LLAMA3_STEP = {"tokens": 16 * 2**20, "seq_len": 8192, "stages": 16, "dp": 128}
+STEP_TOKENS = [16 * 2**20, 4 * 2**20, 8 * 2**20, 32 * 2**20]
+STEP_SEQ_LENS = [8192, 2048, 4096, 16384]
+STEP_STAGES = [16, 4, 8, 12, 24]
+STEP_DP = [128, 16, 32, 64, 256]
+
+
+def _llama3_setups() -> list[dict]:
+    out = []
+    for t, s, p, d in itertools.product(STEP_TOKENS, STEP_SEQ_LENS, STEP_STAGES, STEP_DP):
+        if (t // s) % d == 0 and t // s // d >= 1:
+            out.append(dict(tokens=t, seq_len=s, stages=p, dp=d))
+    assert out[0] == LLAMA3_STEP
+    return out
+
+
+LLAMA3 = _llama3_setups()
+
+
+def _microbatches(v) -> int:
+    return v["tokens"] // v["seq_len"] // v["dp"]
+
 
 register(
-    "04.6b", lambda: pl.bubble_fraction(16, 16 * 2**20 // 8192 // 128), unit="",
-    hints=[(31 / 16, "(P - 1) / M is relative to the ideal step; the idle share of the whole step "
-                     "is (P - 1) / (M + P - 1).")],
-    question="The GPipe/1F1B bubble of that step with 16 pipeline stages.")
+    "04.6a", _microbatches, unit="micro-batches", variants=LLAMA3,
+    hints=lambda v: [(v["dp"], f"The batch is shared by {v['dp']} data-parallel pipelines."),
+                     (8, "Count sequences, not GPUs of a tensor-parallel group: sequences per step / "
+                         "pipelines."),
+                     (1e6 / 2**20, "16M tokens here means 16 x 2^20, as in the Llama 3 paper.")],
+    question="Micro-batches of one sequence per pipeline per step: `tokens` per step in sequences of "
+             "`seq_len` tokens, shared by `dp` data-parallel pipelines.")
+
+
+def _llama3_bubble_hints(v):
+    p, m = v["stages"], _microbatches(v)
+    return [((m + p - 1) / m, "(P - 1) / M is relative to the ideal step; the idle share of the "
+                              "whole step is (P - 1) / (M + P - 1).")]
+
+
+register(
+    "04.6b", lambda v: pl.bubble_fraction(v["stages"], _microbatches(v)), unit="",
+    variants=LLAMA3, hints=_llama3_bubble_hints,
+    question="The GPipe/1F1B bubble of that step with `stages` pipeline stages.")
 
 # ---- 04.8: balancing stages ---------------------------------------------------------------------
 BALANCE = {"model": ["Kimi K2", "DeepSeek-V3", "Llama 3.1 405B", "Qwen3-235B-A22B", "gpt-oss-120b"],
