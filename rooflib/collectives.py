@@ -9,7 +9,10 @@ Three patterns cover the course:
   The bandwidth term is NCCL's own bound ("independent of the algorithm used ... as long as they
   use point-to-point operations", nccl-tests doc/PERFORMANCE.md); the latencies are NCCL's cost
   model (src/graph/tuning.cc) for its low-latency protocol, which it picks for the small messages
-  of a decode step.
+  of a decode step. Where the model stops being true: measured small all-reduces are often slower
+  (nccl-tests on 8 A100: 43.8 us for 32 KiB, in ml-engineering's network chapter), the custom
+  one-shot kernels of TensorRT-LLM and vLLM faster; a TPU's 2D torus and NVLink SHARP take fewer
+  steps than a ring of the same size, so for them the ring is an upper estimate.
 * all-to-all (expert parallelism: every chip sends a different slice to every other). Over a
   scale-up domain of n chips inside P chips, a chip's bytes go (n-1)/P over scale-up links and
   (P-n)/P over scale-out NICs, both at once:

@@ -377,7 +377,7 @@ def test_written_exercises_are_explained_not_denied(key, capsys):
     assert not ok and "answered in words" in out
 
 
-@pytest.mark.parametrize("name", ["03_moe", "04_pipelining", "05_overtraining", "06_api_prices",
+@pytest.mark.parametrize("name", ["01_batching", "02_kv_cache", "03_moe", "04_pipelining", "05_overtraining", "06_api_prices",
                                   "07_compute_vs_memory", "08_reality_check"])
 def test_stub_cells_reach_the_check_whatever_the_answer(name):
     """A stub cell ends with its `raise NotImplementedError()`: the solution's own prints (with
