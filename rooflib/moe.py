@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .attention import attention_flops
 from .collectives import SCALEOUT_BANDWIDTH, SCALEOUT_SOURCE, layout
 from .collectives import all_to_all_time as _a2a_phase
 from .errors import context_tokens, count_result, non_negative, positive, scalar_or_array, whole_number
@@ -284,11 +283,3 @@ def tp_comm_ratio(model, hw, tp, dtype: str = "bf16", width=None):
     f = positive("width", width if width is not None else (m.d_expert if m.is_moe else m.d_ff))
     return scalar_or_array((t - 1) * bytes_per_element(dtype) * h.flops_for(dtype)
                            / (3 * f * h.scaleup_bandwidth))
-
-
-# ---- attention arithmetic: what attention heads cost -----------------------------------------------
-
-#: FLOPs one decoded token spends attending to `context` earlier tokens, on top of 2 N_active.
-#: The formula (MLA in its absorbed decode form, sliding windows respected) lives in chapter 2's
-#: module; this name keeps chapter 3's wording.
-attention_flops_per_token = attention_flops

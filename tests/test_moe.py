@@ -234,15 +234,15 @@ def test_unknown_names():
 
 def test_attention_flops_by_hand():
     # MLA, absorbed: 61 layers x 128 heads x 2 x (512 + 64 + 512) per context token
-    assert moe.attention_flops_per_token(DSV3, 1000) == 61 * 128 * 2 * (512 + 64 + 512) * 1000
+    assert rl.attention_flops(DSV3, 1000) == 61 * 128 * 2 * (512 + 64 + 512) * 1000
     # Kimi K2: the same MLA with half the heads
-    assert moe.attention_flops_per_token("Kimi K2", 1000) == pytest.approx(
-        moe.attention_flops_per_token(DSV3, 1000) / 2)
+    assert rl.attention_flops("Kimi K2", 1000) == pytest.approx(
+        rl.attention_flops(DSV3, 1000) / 2)
     # GQA (Llama 3.1 70B): 80 layers x 64 query heads x 2 x (128 + 128)
-    assert moe.attention_flops_per_token("Llama 3.1 70B", 10) == 80 * 64 * 2 * 256 * 10
+    assert rl.attention_flops("Llama 3.1 70B", 10) == 80 * 64 * 2 * 256 * 10
     # gpt-oss-120b: 18 full layers, 18 with a 128-token window; 64 heads of 64
-    assert moe.attention_flops_per_token("gpt-oss-120b", 1000) == 64 * 2 * 128 * (18 * 1000 + 18 * 128)
-    assert moe.attention_flops_per_token(DSV3, 0) == 0
+    assert rl.attention_flops("gpt-oss-120b", 1000) == 64 * 2 * 128 * (18 * 1000 + 18 * 128)
+    assert rl.attention_flops(DSV3, 0) == 0
 
 
 def test_expert_read_floor_by_hand():
