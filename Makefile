@@ -163,8 +163,14 @@ exercises: $(STAMP)
 cards: $(STAMP)
 	$(PY) tools/make_cards.py
 
+# The chapters open as reader copies in $(BUILD)/lab/ (tools/make_reader_notebooks.py), written afresh
+# each time: the numbers glued into the prose filled in, citations and links resolved, code and
+# outputs as in notebooks/ (edit the chapters there; a copy a reader changed is kept as
+# NAME.edited.ipynb). A reference that does not resolve stops here, before JupyterLab starts.
+# JupyterLab serves the repository, so the copies' links to solutions/ work, and opens on $(BUILD)/lab.
 lab: $(LAB_STAMP)
-	$(VENV)/bin/jupyter lab $(LAB_ARGS)
+	$(PY) tools/make_reader_notebooks.py
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/$(BUILD)/lab $(LAB_ARGS)
 
 # Every explorer on one page, with a live kernel and no code shown; local only (127.0.0.1).
 explore: $(VOILA_STAMP)
