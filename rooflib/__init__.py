@@ -25,7 +25,10 @@ One module per idea, in the order of the chapters:
     memory_trade          checkpointing and reversible layers (chapter 7)
     reality               published measurements vs the bound; your machine's roofline (chapter 8)
     serving, energy       train-schedule waits; energy per operation
-    cards, leitner, ...   flashcards; checks, answers, variants: exercises; explore: the widgets
+    plotting, reports     presentation: figures and text reports of what the modules above compute
+    explore               the widgets (explorers and the flashcard drill)
+    course                the course machinery, imported by nothing above: answer keys, checks and
+                          variants for the exercises; flashcards, Leitner boxes, the card evaluator
 """
 from .errors import UnknownNameError
 from .hardware import CHIPS, Hardware, hardware, rack

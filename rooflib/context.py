@@ -102,17 +102,28 @@ def recompute_flops(model, context):
     return scalar_or_array(2.0 * m.active_params * s)
 
 
+def goldilocks_context_for(active_params, kv_bytes_per_token, hw, dtype: str = "bf16"):
+    """The Goldilocks context S* of a model known only by two numbers: where a sequence's KV reads
+    take as long as its arithmetic, S* = 2 N_a / (I* kv) (inverted by `prices.implied_kv_bytes_per_token`).
+
+    For a catalog model use `goldilocks_context`, which also handles sliding windows. A model with
+    50B active parameters and 3.4 kB of KV per token on B200: 272,000 tokens."""
+    n = positive("active_params", active_params)
+    kv = positive("kv_bytes_per_token", kv_bytes_per_token)
+    return scalar_or_array(2.0 * n / (critical_intensity(hw, dtype) * kv))   # S*'s one home
+
+
 def recompute_to_read_ratio(model, hw, dtype: str = "bf16", kv_dtype: str = "bf16", context=None):
     """How many times longer recomputing a cached token takes than reading it from HBM:
     (2 N_a / F) / (kv_per_token / W) = 2 N_a / (I* kv_per_token).
 
-    This is also the Goldilocks context of a full-attention model (see `goldilocks_context`):
-    recomputing one token costs as much time as reading S* tokens. `context` selects the average
-    bytes per token for sliding-window models. Llama 3.1 70B on H100: 1,436.
+    This is also the Goldilocks context of a full-attention model (`goldilocks_context_for` of its
+    two numbers): recomputing one token costs as much time as reading S* tokens. `context` selects
+    the average bytes per token for sliding-window models. Llama 3.1 70B on H100: 1,436.
     """
     m = lookup_model(model)
     kv = kv_bytes_per_token(m, context, kv_dtype)
-    return scalar_or_array(2.0 * m.active_params / (critical_intensity(hw, dtype) * np.asarray(kv)))
+    return goldilocks_context_for(m.active_params, kv, hw, dtype)
 
 
 # ---- arithmetic intensity: prefill vs decode -------------------------------------------------
@@ -238,7 +249,9 @@ def goldilocks_context(model, hw, dtype: str = "bf16", kv_dtype: str = "bf16", a
     and THEN the matmuls run: at large batch `.bound` flips from 'compute' to 'memory' at S*, but the
     ceiling there is 1/2 and 1/(1 + S/S*) in general.
     Sliding windows are respected (kv(S) is the cache of one S-token sequence); inf when the cache
-    stops growing (every layer windowed) before it reaches the target.
+    stops growing (every layer windowed) before it reaches the target. For full attention and
+    attention=False this is `goldilocks_context_for(N_a, kv_per_token, hw, dtype)`, solved here by
+    the piecewise inverse `_solve` that the windows need.
 
     `attention=True` counts attention's own FLOPs A(S) (`attention_flops`, at the bf16 rate), and
     then the two models part ways:

@@ -36,7 +36,8 @@ from .memory_tiers import (TIERS, MemoryTier, break_even_hold_time, cache_cost_c
                            tiers)
 from .price_sheets import (DEEPSEEK_DAY6, DOLLARS_PER_CHIP_HOUR, PER_MTOK, PREFILL_MFU,  # noqa: F401
                            PRICE_SHEETS, PriceSheet, long_context_sheets, price_multiple, price_sheet)
-from .roofline import batch_for_step_time, critical_intensity, decode_step
+from .context import goldilocks_context_for
+from .roofline import batch_for_step_time, decode_step
 from .solve import largest_below
 
 # ================================================================================================
@@ -54,18 +55,8 @@ def implied_kv_bytes_per_token(threshold_tokens, active_params, hw, dtype: str =
     """
     s = positive("threshold_tokens", threshold_tokens)
     n = positive("active_params", active_params)
-    return scalar_or_array(2.0 * n / (critical_intensity(hw, dtype) * s))
-
-
-def goldilocks_context_for(active_params, kv_bytes_per_token, hw, dtype: str = "bf16"):
-    """The Goldilocks context S* of a model known only by two numbers: where a sequence's KV reads
-    take as long as its arithmetic, S* = 2 N_a / (I* kv) (the inverse of `implied_kv_bytes_per_token`).
-
-    For a catalog model use `context.goldilocks_context`, which also handles sliding windows. A
-    model with 50B active parameters and 3.4 kB of KV per token on B200: 272,000 tokens."""
-    n = positive("active_params", active_params)
-    kv = positive("kv_bytes_per_token", kv_bytes_per_token)
-    return scalar_or_array(2.0 * n / (critical_intensity(hw, dtype) * kv))
+    # S* kv = 2 N_a / I* is symmetric in S* and kv: the inverse is the same equation, roles swapped
+    return goldilocks_context_for(n, s, hw, dtype)
 
 
 def context_cost_multiple(context, active_params, kv_bytes_per_token, hw, dtype: str = "bf16"):

@@ -5,7 +5,7 @@ Walks every module of `rooflib/` with `ast` (nothing is imported or run) and fai
 * an import that runs UP the layers below (a catalog importing the roofline, the roofline
   importing a chapter module, a chapter module importing an explorer);
 * a computing module (every layer below presentation) importing matplotlib, ipywidgets, IPython,
-  `rooflib.plotting`, `rooflib.reports` or `rooflib.explore`;
+  `rooflib.plotting`, `rooflib.reports`, `rooflib.explore` or `rooflib.course`;
 * a module importing another module's underscore name (`from .roofline import _decode`, or
   `roofline._decode` on an imported module): private kernels belong to their module.
 
@@ -38,9 +38,9 @@ LAYERS = [
      "estimate", "published"},
     # 6: presentation: drawings and text reports of what the layers below compute
     {"plotting", "reports"},
-    # 7: explorers and course machinery (answer keys, checks, variants, cards, drill), the package's front
-    {"explore", "answers", "checks", "variants", "cards", "card_text", "card_grading", "leitner", "safe_eval",
-     "__init__"},
+    # 7: explorers, the course machinery (rooflib/course: answer keys, checks, variants, cards, Leitner
+    # boxes, the card evaluator) and the package's front
+    {"explore", "course", "__init__"},
 ]
 PRESENTATION = 6
 #: Outside packages a computing module must never import.
@@ -185,4 +185,7 @@ def test_the_walk_sees_what_it_must():
     assert _module_aliases("moe", tree) == {"pl": "pipeline"}
     assert _resolve("explore.base", ast.parse("from ..roofline import x").body[0]) == "roofline"
     assert _resolve("explore", ast.parse("from .base import x").body[0]) == "explore.base"
+    assert _resolve("course.answers.ch01", ast.parse("from ...roofline import x").body[0]) == "roofline"
+    assert _resolve("course.answers.ch01", ast.parse("from ..variants import x").body[0]) == "course.variants"
+    assert _layer_of("course.answers.ch01") > _layer_of("reports")
     assert _layer_of("explore.moe") > _layer_of("moe") > _layer_of("roofline") > _layer_of("errors")

@@ -1,5 +1,5 @@
 """Flashcards: the decks, their agreement with the course, re-asking, grading, the drill, the book
-page and the Anki exports (rooflib/cards.py, rooflib/explore/drill.py, tools/make_cards.py).
+page and the Anki exports (rooflib/course/cards.py, rooflib/explore/drill.py, tools/make_cards.py).
 The evaluator and the Leitner schedule have their own files: test_safe_eval.py, test_leitner.py."""
 from __future__ import annotations
 
@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rooflib import card_text, cards, leitner
-from rooflib.card_grading import grade
-from rooflib.cards import CardInstance, ask
-from rooflib.leitner import CorruptProgressWarning
-from rooflib.safe_eval import evaluate
+from rooflib.course import card_text, cards, leitner
+from rooflib.course.card_grading import grade
+from rooflib.course.cards import CardInstance, ask
+from rooflib.course.leitner import CorruptProgressWarning
+from rooflib.course.safe_eval import evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL = cards.load_all()
@@ -171,8 +171,8 @@ def test_numeric_answers_agree_with_the_course(card, check):
         assert check["glue"] in glued, f"{notebook} no longer glues {check['glue']!r} (card {card.id})"
         expected = _number(glued[check["glue"]]) * factor
     elif "exercise" in check:
-        from rooflib import answers
-        from rooflib.variants import variant
+        from rooflib.course import answers
+        from rooflib.course.variants import variant
         entry = answers.get(check["exercise"])
         assert entry is not None, check["exercise"]
         v = variant(None, check["exercise"])
@@ -243,7 +243,7 @@ def test_reasking_is_deterministic_and_valid(card):
 def test_reasking_does_not_depend_on_python_hash_seed():
     """The draw uses SHA-256 of (card id, seed), not hash(): the same in every process."""
     sample = [c.id for c in PARAMETRIC[:6]]
-    code = ("import json, sys; from rooflib import cards; "
+    code = ("import json, sys; from rooflib.course import cards; "
             f"print(json.dumps([cards.ask(cards.find(i), 7).params for i in {sample!r}]))")
     outs = set()
     for hashseed in ("0", "12345"):
@@ -724,7 +724,7 @@ def test_make_cards_command(tmp_path):
 
 
 def test_format_number_small_and_large():
-    from rooflib.card_text import format_number
+    from rooflib.course.card_text import format_number
 
     assert format_number(0.0005) == "5e-4"
     assert format_number(3.79e25) == "3.79e25"

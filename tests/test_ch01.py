@@ -1,6 +1,6 @@
 """Chapter 1 beyond the library: its answer keys (which step model each uses, hand-worked values of
 the new exercises, their classic-mistake hints), its variants, the numbers the chapter states, and
-its explorer (rooflib/answers/ch01.py, rooflib/explore/batching.py, notebooks/01_batching.ipynb).
+its explorer (rooflib/course/answers/ch01.py, rooflib/explore/batching.py, notebooks/01_batching.ipynb).
 
 Hand-worked values come from primary sources named in the comments, not from rooflib.
 """
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import rooflib as rl
-from rooflib import answers
-from rooflib.checks import check
-from rooflib.variants import variant
+from rooflib.course import answers
+from rooflib.course.checks import check
+from rooflib.course.variants import variant
 
 STUDENTS = [f"student-{i}" for i in range(120)]
 

@@ -21,9 +21,9 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import rooflib as rl
-from rooflib import answers, checks
-from rooflib.checks import check, explain
-from rooflib.variants import variant
+from rooflib.course import answers, checks
+from rooflib.course.checks import check, explain
+from rooflib.course.variants import variant
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = answers.keys("01")
@@ -277,7 +277,7 @@ def test_strings_are_never_evaluated(capsys):
     assert not hasattr(builtins, "PWNED_BY_CHECK")
     ok, _ = run(capsys, "01.1", "989.4e12 / 3.35e12")  # even a correct expression, as text
     assert bool(ok) is False
-    source = (ROOT / "rooflib" / "checks.py").read_text()
+    source = (ROOT / "rooflib" / "course" / "checks.py").read_text()
     assert "eval(" not in source and "exec(" not in source
 
 
@@ -291,7 +291,7 @@ def test_explain_states_question_and_unit_not_answer(capsys):
 
 
 def test_verdict_is_silent_in_a_notebook_but_truthy():
-    from rooflib.checks import Verdict
+    from rooflib.course.checks import Verdict
 
     assert bool(Verdict(True)) and not Verdict(False)
     assert Verdict(True) == True and Verdict(False) == False  # noqa: E712
@@ -389,4 +389,4 @@ def test_stub_cells_reach_the_check_whatever_the_answer(name):
         src = "".join(cell["source"])
         if cell["cell_type"] == "code" and "raise NotImplementedError()" in src:
             assert src.rstrip().endswith("raise NotImplementedError()"), src
-        assert "rooflib.answers" not in src or "reversible_puzzle" in src or "synthetic_timings" in src, src
+        assert "rooflib.course.answers" not in src or "reversible_puzzle" in src or "synthetic_timings" in src, src

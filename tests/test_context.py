@@ -74,6 +74,20 @@ def test_goldilocks_equals_recompute_to_read_ratio_for_full_attention():
         assert cx.goldilocks_context(m, "B200") == pytest.approx(cx.recompute_to_read_ratio(m, "B200"))
 
 
+def test_goldilocks_context_for_is_the_one_raw_number_form():
+    """S* = 2 N_a / (I* kv) has one home: the ratio, the catalog-free S* and the price inversion agree exactly."""
+    for m in FULL_ATTENTION:
+        kv = rl.kv_bytes_per_token(m)
+        sx = cx.goldilocks_context_for(m.active_params, kv, "H100")
+        assert sx == cx.recompute_to_read_ratio(m, "H100")                  # bit for bit
+        assert sx == pytest.approx(2 * m.active_params / (I_H100 * kv), rel=1e-12)
+        assert rl.prices.implied_kv_bytes_per_token(sx, m.active_params, "H100") == pytest.approx(kv)
+    # Llama 3.1 70B on H100 in bf16: 2 x 69.5e9 / (295.3 x 327,680) = 1,436 tokens (goldilocks_context)
+    assert cx.goldilocks_context_for(69.5e9, 327_680, "H100") == pytest.approx(1_436, abs=0.5)
+    with pytest.raises(ValueError, match="kv_bytes_per_token"):
+        cx.goldilocks_context_for(70e9, 0, "H100")
+
+
 def test_fp8_cache_doubles_goldilocks_for_full_attention():
     for m in FULL_ATTENTION:
         assert cx.goldilocks_context(m, "H100", kv_dtype="fp8") == pytest.approx(

@@ -1,4 +1,4 @@
-"""Leitner boxes and the progress file (rooflib/leitner.py): the schedule, and a file that a crash,
+"""Leitner boxes and the progress file (rooflib/course/leitner.py): the schedule, and a file that a crash,
 a kill or a corrupt byte never silently loses."""
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from rooflib import cards, leitner
-from rooflib.leitner import CorruptProgressWarning, Progress, review
+from rooflib.course import cards, leitner
+from rooflib.course.leitner import CorruptProgressWarning, Progress, review
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2026, 3, 2)
@@ -147,7 +147,7 @@ def test_kill_during_saves_never_corrupts_the_file(tmp_path):
     path = tmp_path / "progress.json"
     code = textwrap.dedent(f"""
         import datetime as dt
-        from rooflib.leitner import Progress
+        from rooflib.course.leitner import Progress
         p = Progress({str(path)!r})
         ids = ["01-pad-%04d" % i for i in range(2000)]      # a big file: many chances to be cut
         day = dt.date(2026, 1, 1)
@@ -303,7 +303,7 @@ def test_two_processes_lose_no_review(tmp_path):
     path = tmp_path / "progress.json"
     code = textwrap.dedent(f"""
         import sys
-        from rooflib.leitner import Progress
+        from rooflib.course.leitner import Progress
         p = Progress({str(path)!r})
         who = sys.argv[1]
         for i in range(100):   # every other review is of a card both processes review

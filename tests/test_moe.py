@@ -256,12 +256,12 @@ def test_expert_read_floor_by_hand():
         moe.expert_read_floor(DSV3, "GB200 NVL72")
 
 
-# ---- answer keys of chapter 3 (rooflib/answers/ch03.py) -----------------------------------------------
+# ---- answer keys of chapter 3 (rooflib/course/answers/ch03.py) -----------------------------------------------
 import itertools  # noqa: E402
 
-from rooflib import answers  # noqa: E402
-from rooflib.checks import check  # noqa: E402
-from rooflib.variants import variant  # noqa: E402
+from rooflib.course import answers  # noqa: E402
+from rooflib.course.checks import check  # noqa: E402
+from rooflib.course.variants import variant  # noqa: E402
 
 KEYS = answers.keys("03")
 

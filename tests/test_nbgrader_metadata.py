@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from rooflib import answers
+from rooflib.course import answers
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = sorted((ROOT / "solutions").glob("[0-9][0-9]_*.ipynb"))

@@ -330,9 +330,9 @@ def test_explorers_draw_and_report():
 
 # ---- answer keys (solutions/04_pipelining.ipynb) -----------------------------------------------------
 def test_answer_keys_accept_their_own_answers():
-    from rooflib import answers
-    from rooflib.checks import check
-    from rooflib.variants import variant
+    from rooflib.course import answers
+    from rooflib.course.checks import check
+    from rooflib.course.variants import variant
 
     keys = answers.keys("04")
     assert len({answers.parse_key(k)[1] for k in keys}) >= 6
@@ -347,7 +347,7 @@ def test_answer_keys_accept_their_own_answers():
 
 
 def test_every_pipeline_setup_fits():
-    from rooflib.answers import ch04
+    from rooflib.course.answers import ch04
 
     assert ch04.SETUPS[0] == dict(model="Llama 3.1 405B", chip="H100 SXM", dtype="bf16", stages=4,
                                   batch=16, context=8192)
@@ -365,8 +365,8 @@ def test_every_pipeline_setup_fits():
      "own NIC"),
 ])
 def test_classic_mistakes_get_their_hint(key, wrong, words, capsys):
-    from rooflib.checks import check
-    from rooflib.variants import variant
+    from rooflib.course.checks import check
+    from rooflib.course.variants import variant
 
     for student in ("ada", "bob", "s7"):
         v = variant(student, key)

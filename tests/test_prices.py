@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 
 import rooflib as rl
 from rooflib import prices as pr
-from rooflib.context import goldilocks_context
+from rooflib.context import goldilocks_context, goldilocks_context_for
 from rooflib.reports import read_price_sheet
 from rooflib.explore import prices as ex
 
@@ -96,15 +96,15 @@ def test_implied_kv_by_hand():
 
 def test_crossover_is_the_inverse_and_matches_goldilocks():
     kv = pr.implied_kv_bytes_per_token(272_000, 50e9, "B200")
-    assert pr.goldilocks_context_for(50e9, kv, "B200") == pytest.approx(272_000)
+    assert goldilocks_context_for(50e9, kv, "B200") == pytest.approx(272_000)
     for name in ("Llama 3.1 70B", "DeepSeek-V3", "Qwen3-235B-A22B"):    # full attention
         m = rl.model(name)
-        assert pr.goldilocks_context_for(m.active_params, rl.kv_bytes_per_token(m), "H100") == pytest.approx(
+        assert goldilocks_context_for(m.active_params, rl.kv_bytes_per_token(m), "H100") == pytest.approx(
             goldilocks_context(m, "H100"))
 
 
 def test_cost_multiple_flat_then_linear():
-    sx = pr.goldilocks_context_for(100e9, 10_000, "H100")
+    sx = goldilocks_context_for(100e9, 10_000, "H100")
     m = pr.context_cost_multiple(np.array([0, sx / 2, sx, 2 * sx, 10 * sx]), 100e9, 10_000, "H100")
     assert m == pytest.approx([1, 1, 1, 2, 10])
 
@@ -280,9 +280,9 @@ def test_explorers_update_for_every_bench_move(bench):
 
 # ---- answer keys of the chapter's exercises ------------------------------------------------------
 def test_ch06_keys_accept_their_answers_and_reject_others():
-    from rooflib import answers
-    from rooflib.checks import check
-    from rooflib.variants import variant
+    from rooflib.course import answers
+    from rooflib.course.checks import check
+    from rooflib.course.variants import variant
     keys = answers.keys("06")
     assert len({answers.parse_key(k)[1] for k in keys}) >= 6
     for k in keys:
@@ -294,7 +294,7 @@ def test_ch06_keys_accept_their_answers_and_reject_others():
 
 
 def test_ch06_book_defaults():
-    from rooflib.variants import variant
+    from rooflib.course.variants import variant
     assert variant(None, "06.1") == {"sheet": "Claude Sonnet 4.5", "active": 100e9, "chip": "H100 SXM"}
     assert variant(None, "06.3b") == {"sheet": "Gemini 2.5 Pro", "prefill_mfu": 0.5, "model": "Llama 3.1 70B",
                                       "chip": "H100 SXM", "chips": 8, "context": 4096}
@@ -311,9 +311,9 @@ def test_ch06_book_defaults():
     ("06.6", lambda x, v: x * 1e6, "MILLION"),
 ])
 def test_ch06_classic_slips_get_their_hint(key, wrong, words, capsys):
-    from rooflib import answers
-    from rooflib.checks import check
-    from rooflib.variants import variant
+    from rooflib.course import answers
+    from rooflib.course.checks import check
+    from rooflib.course.variants import variant
     v = variant(None, key)
     right = answers.get(key).expected(v)
     assert not check(key, wrong(right, v))

@@ -1,4 +1,4 @@
-"""The safe evaluator (rooflib/safe_eval.py): card expressions are interpreted from a syntax tree,
+"""The safe evaluator (rooflib/course/safe_eval.py): card expressions are interpreted from a syntax tree,
 never handed to eval or exec, and anything outside the whitelist is refused."""
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from rooflib import cards, safe_eval
-from rooflib.safe_eval import ExpressionError, evaluate, parse_expression
+from rooflib.course import cards, safe_eval
+from rooflib.course.safe_eval import ExpressionError, evaluate, parse_expression
 
 ROOT = Path(__file__).resolve().parent.parent
 NUMERIC = [c for c in cards.load_all() if c.numeric]
@@ -85,7 +85,7 @@ def test_safe_evaluator_turns_failures_into_expression_errors():
 
 def test_safe_evaluator_never_uses_eval_or_exec(monkeypatch):
     """Expressions are parsed by `ast` (which compiles to a syntax tree only) and walked by the
-    interpreter in rooflib.safe_eval: nothing is ever handed to eval or exec."""
+    interpreter in rooflib.course.safe_eval: nothing is ever handed to eval or exec."""
     def forbidden(*args, **kwargs):
         raise AssertionError("eval/exec must not be used")
     monkeypatch.setattr(builtins, "eval", forbidden)
@@ -94,7 +94,7 @@ def test_safe_evaluator_never_uses_eval_or_exec(monkeypatch):
         assert card.value() > 0
     monkeypatch.undo()
     for module in ("safe_eval.py", "cards.py", "card_grading.py"):
-        source = (ROOT / "rooflib" / module).read_text()
+        source = (ROOT / "rooflib" / "course" / module).read_text()
         assert not re.search(r"(?<![\w.])(eval|exec)\(", source), module
 
 
@@ -190,7 +190,7 @@ def test_any_arithmetic_is_bounded_and_fails_only_with_the_documented_exception(
 _SCAN = textwrap.dedent("""
     import inspect, sys, time, tracemalloc
     import rooflib as rl
-    from rooflib import safe_eval
+    from rooflib.course import safe_eval
     env = safe_eval._environment()[0]
     functions = {k: v for k, v in env.items() if callable(v) and k not in safe_eval._MATH}
     for alias, ns in env.items():

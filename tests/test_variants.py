@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import rooflib as rl
-from rooflib import answers, variants
-from rooflib.variants import variant
+from rooflib.course import answers, variants
+from rooflib.course.variants import variant
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = answers.keys("01")
@@ -47,7 +47,7 @@ def test_deterministic_within_a_run():
 
 def test_same_on_every_run_whatever_the_hash_seed():
     """Python's hash() of a str changes per process; the variants must not."""
-    code = ("import json; from rooflib.variants import variant; "
+    code = ("import json; from rooflib.course.variants import variant; "
             f"print(json.dumps([variant(s, k) for s in ['ada', 'bob', 17] for k in {VARIED!r}]))")
     outs = []
     for seed in ("1", "2"):

@@ -34,9 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rooflib import cards  # noqa: E402  (after the path set-up above)
-from rooflib.card_text import to_html  # noqa: E402
-from rooflib.leitner import atomic_write  # noqa: E402
+from rooflib.course import cards  # noqa: E402  (after the path set-up above)
+from rooflib.course.card_text import to_html  # noqa: E402
+from rooflib.course.leitner import atomic_write  # noqa: E402
 
 BASENAME = "roofline-economics"
 DECK_NAME = "Roofline Economics"

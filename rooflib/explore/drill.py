@@ -9,7 +9,7 @@ evaluated, only read as a number; an empty box or a word is not an answer and co
 grade yourself: Again (back to box 1), Good (one box up) or Easy (two boxes up). A card seen
 before is re-asked with other chips, models or contexts drawn from today's date, and rooflib
 recomputes the answer. Every review is saved at once, atomically, and merged with what another
-drill on the same file saved meanwhile (`rooflib.leitner.Progress`). A progress file the drill
+drill on the same file saved meanwhile (`rooflib.course.leitner.Progress`). A progress file the drill
 cannot use (a folder, a file from a newer version) is named in the drill and left untouched.
 
 The same operations work without widgets (`submit`, `reveal`, `rate`), which is how the tests
@@ -24,11 +24,11 @@ from pathlib import Path
 
 import ipywidgets as widgets
 
-from ..card_grading import Grade, grade
-from ..card_text import to_html
-from ..cards import Card, CardInstance, ask, load_all
-from ..leitner import BOXES, SELF_GRADES, Progress, ProgressError, as_date
-from ..safe_eval import ExpressionError
+from ..course.card_grading import Grade, grade
+from ..course.card_text import to_html
+from ..course.cards import Card, CardInstance, ask, load_all
+from ..course.leitner import BOXES, SELF_GRADES, Progress, ProgressError, as_date
+from ..course.safe_eval import ExpressionError
 
 
 def _widget_html(text: str) -> str:

@@ -5,6 +5,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import prices as pr
+from ..context import goldilocks_context_for
 from ..hardware import CHIPS, hardware
 from ..kv import kv_bytes_per_token
 from ..models import MODELS, model
@@ -78,7 +79,7 @@ class PriceStepExplorer(Explorer):
         self.cost.set_data(CONTEXTS, mult)
         self.p_out.set_data(CONTEXTS, pr.price_multiple(s, CONTEXTS, "output"))
         self.p_in.set_data(CONTEXTS, pr.price_multiple(s, CONTEXTS, "input"))
-        sx = float(pr.goldilocks_context_for(active_params, kv_bytes, h, dtype))
+        sx = float(goldilocks_context_for(active_params, kv_bytes, h, dtype))
         self.sx.set_xdata([sx, sx])
         self.implied.set_data(ACTIVE, pr.implied_kv_bytes_per_token(s.long_context_threshold, ACTIVE, h, dtype))
         self.point.set_data([active_params], [kv_bytes])

@@ -1,7 +1,7 @@
 """Flashcards: one deck per chapter, answers computed by rooflib, re-asked with other chips and models.
 
-    from rooflib import cards
-    from rooflib.card_grading import grade
+    from rooflib.course import cards
+    from rooflib.course.card_grading import grade
     deck = cards.load_deck(1)                        # chapter 1's cards, from data/cards/01_*.yaml
     q = cards.ask(cards.find("01-critical-intensity"))   # at the defaults: one H100 SXM
     q.front, q.answer, q.unit                        # '...', 295.34, 'FLOP/byte'
@@ -11,11 +11,11 @@
 A card is data (``rooflib/data/cards/NN_topic.yaml``): an ``id`` that never changes, a ``front``,
 a ``back``, ``tags``, and for a numeric card the rooflib EXPRESSION that produces its answer, with
 its ``unit`` and relative tolerance ``rel``. Answers are expressions rather than numbers so that a
-card cannot go stale: rooflib recomputes them (`rooflib.safe_eval`, which never calls ``eval``).
+card cannot go stale: rooflib recomputes them (`rooflib.course.safe_eval`, which never calls ``eval``).
 A card's ``params`` (``chip: H100 SXM``, ``model: DeepSeek-V3``, ``context: {default: 2048,
 choices: [...]}``) fill ``{chip}``-style slots in its text, so the drill can re-ask it with other
 values. The book page shows every deck (`show_deck`); when a card is due again is the business
-of `rooflib.leitner`, and judging an answer that of `rooflib.card_grading`.
+of `rooflib.course.leitner`, and judging an answer that of `rooflib.course.card_grading`.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ import numpy as np
 from .card_text import format_answer, render, to_markdown
 from .safe_eval import ExpressionError, evaluate, parse_expression
 
-DECK_DIR = Path(__file__).resolve().parent / "data" / "cards"
+DECK_DIR = Path(__file__).resolve().parents[1] / "data" / "cards"
 
 #: Catalog names a card's ``chip`` or ``model`` parameter is re-asked with when the card gives no
 #: ``choices`` of its own. A draw that cannot run (a model that does not fit, a dtype the chip

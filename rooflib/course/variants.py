@@ -6,7 +6,7 @@
 The draw is seeded by a SHA-256 of (student id, exercise), not by Python's `hash()` (which changes
 from run to run), and made with numpy's PCG64 Generator, so it is the same on every machine and
 every day. Sub-parts of one exercise ("01.6a", "01.6b") share one draw. The choices an exercise
-offers are listed in its answer key (`rooflib/answers/chNN.py`), built from the lists below.
+offers are listed in its answer key (`rooflib/course/answers/chNN.py`), built from the lists below.
 
 A student never draws the book's answer: the book prints the worked answer for the default
 variant, so a draw whose answer (any part's) is within twice the check's tolerance of the book's
@@ -22,10 +22,10 @@ import math
 import numpy as np
 
 from . import answers
-from .hardware import hardware
-from .models import model
-from .kv import kv_bytes_per_token
-from .roofline import optimal_batch, weight_bytes
+from ..hardware import hardware
+from ..models import model
+from ..kv import kv_bytes_per_token
+from ..roofline import optimal_batch, weight_bytes
 
 # The pools exercises draw from. The first entry of each list is the book's default.
 CHIPS = ["H100 SXM", "H200 SXM", "B200", "GB200", "MI300X", "MI355X", "TPU v5p", "TPU v6e",

@@ -1,6 +1,6 @@
 """Answer keys for chapter 7, "Trading compute for memory".
 
-Each expected value is computed with rooflib for the student's variant (see rooflib.variants).
+Each expected value is computed with rooflib for the student's variant (see rooflib.course.variants).
 The exercises themselves live in solutions/07_compute_vs_memory.ipynb.
 """
 from __future__ import annotations
@@ -9,10 +9,10 @@ import math
 
 import numpy as np
 
-from .. import memory_trade as mt
-from ..context import attention_intensity
-from ..models import model
-from ..roofline import decode_step
+from ... import memory_trade as mt
+from ...context import attention_intensity
+from ...models import model
+from ...roofline import decode_step
 from ..variants import BATCHES, CHIPS, CONTEXTS, MODELS, first, setups
 from . import register, written
 

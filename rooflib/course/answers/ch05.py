@@ -1,12 +1,12 @@
 """Answer keys for chapter 5, "Over-training: Chinchilla, RL and inference".
 
-Each expected value is computed with rooflib for the student's variant (see rooflib.variants).
+Each expected value is computed with rooflib for the student's variant (see rooflib.course.variants).
 The exercises themselves live in solutions/05_overtraining.ipynb.
 """
 from __future__ import annotations
 
-from .. import training as tr
-from ..models import model
+from ... import training as tr
+from ...models import model
 from . import register, written
 
 SIX = ("Training costs 6 FLOPs per parameter per token (2 forward, 4 backward); inference costs 2. "

@@ -6,7 +6,7 @@ What a learner types is only read as a number, never evaluated, and `grade` neve
 must survive any answer. An empty box or text that is not a number is not an answer at all: the
 grade says so (``answered=False``), keeps the expected value hidden, and the drill records nothing. A concept card has no number to check, so the learner grades themselves
 (again, good or easy: the outcomes the Leitner schedule records). Unlike the exercises' checks
-(`rooflib.checks`), a flashcard shows the expected value.
+(`rooflib.course.checks`), a flashcard shows the expected value.
 """
 from __future__ import annotations
 

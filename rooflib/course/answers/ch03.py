@@ -1,13 +1,13 @@
 """Answer keys for chapter 3, "Mixture of experts and expert parallelism".
 
-Each expected value is computed with rooflib for the student's variant (see rooflib.variants).
+Each expected value is computed with rooflib for the student's variant (see rooflib.course.variants).
 The exercises themselves live in solutions/03_moe.ipynb.
 """
 from __future__ import annotations
 
-from .. import moe
-from ..models import model
-from ..roofline import weight_bytes
+from ... import moe
+from ...models import model
+from ...roofline import weight_bytes
 from ..variants import CHIP_COUNTS, DTYPES, first, setups
 from . import register, written
 

@@ -1,17 +1,17 @@
 """Answer keys for chapter 2, "The KV cache and context length".
 
-Each expected value is computed with rooflib for the student's variant (see rooflib.variants).
+Each expected value is computed with rooflib for the student's variant (see rooflib.course.variants).
 The exercises themselves live in solutions/02_kv_cache.ipynb.
 """
 from __future__ import annotations
 
 import functools
 
-from .. import context as cx
-from .. import roofline as rf
-from ..hardware import hardware
-from ..kv import kv_bytes_per_token, redesign
-from ..models import model
+from ... import context as cx
+from ... import roofline as rf
+from ...hardware import hardware
+from ...kv import kv_bytes_per_token, redesign
+from ...models import model
 from ..variants import BATCHES, CHIPS, MODELS, first, setups
 from . import register, written
 

@@ -1,6 +1,6 @@
 """Answer keys for chapter 1, "Batching: latency and cost vs batch size".
 
-Each expected value is computed with rooflib for the student's variant (see rooflib.variants).
+Each expected value is computed with rooflib for the student's variant (see rooflib.course.variants).
 The exercises themselves live in solutions/01_batching.ipynb.
 
 Every key that uses a step TIME says which step model it uses: the lecture's ideal single roofline
@@ -10,12 +10,12 @@ phase, then the tensor-parallel all-reduces). Rates are peak unless the key says
 """
 from __future__ import annotations
 
-from .. import roofline as rf
-from ..achievable import HBM_FRACTION, achievable
-from ..formats import bytes_per_element
-from ..hardware import hardware
-from ..models import model
-from ..speculative import expected_tokens_per_step, speculative_step
+from ... import roofline as rf
+from ...achievable import HBM_FRACTION, achievable
+from ...formats import bytes_per_element
+from ...hardware import hardware
+from ...models import model
+from ...speculative import expected_tokens_per_step, speculative_step
 from ..variants import (BATCHES, CHIP_COUNTS, CHIPS, CONTEXTS, DTYPES, MODELS, PRICES, first,
                         setups)
 from . import register, written

@@ -1,7 +1,7 @@
 """Answer keys for chapter 4, "Pipelining".
 
 Each expected value is computed with rooflib (mostly `rooflib.pipeline`) for the student's variant
-(see rooflib.variants). The exercises themselves live in solutions/04_pipelining.ipynb.
+(see rooflib.course.variants). The exercises themselves live in solutions/04_pipelining.ipynb.
 """
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import itertools
 
 import numpy as np
 
-from .. import pipeline as pl
-from .. import roofline as rf
-from ..hardware import hardware
-from ..models import model
+from ... import pipeline as pl
+from ... import roofline as rf
+from ...hardware import hardware
+from ...models import model
 from . import register, written
 
 # ---- the pools ---------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Answer keys for chapter 6, "Reading API prices (and the memory tiers behind them)".
 
-Each expected value is computed with rooflib for the student's variant (see rooflib.variants).
+Each expected value is computed with rooflib for the student's variant (see rooflib.course.variants).
 The exercises themselves live in solutions/06_api_prices.ipynb.
 """
 from __future__ import annotations
@@ -10,11 +10,11 @@ import itertools
 
 import numpy as np
 
-from .. import prices as pr
-from .. import roofline as rf
-from ..hardware import hardware
-from ..kv import kv_bytes_per_token
-from ..models import model
+from ... import prices as pr
+from ... import roofline as rf
+from ...hardware import hardware
+from ...kv import kv_bytes_per_token
+from ...models import model
 from ..variants import CHIPS, MODELS, STORAGE_PRICES, first
 from . import register, written
 

@@ -1,6 +1,6 @@
 """Answer checks for the exercises: feedback that teaches, never the answer, never a crash.
 
-    from rooflib.checks import check, explain
+    from rooflib.course.checks import check, explain
     explain("01.3")                       # what is asked, in which unit
     check("01.3", floor, student="ada")   # prints feedback, returns True or False
 
@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 
 from . import answers
-from .models import model
+from ..models import model
 from .variants import variant
 
 GIB_PER_GB = 2**30 / 1e9

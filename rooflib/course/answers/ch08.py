@@ -1,16 +1,16 @@
 """Answer keys for chapter 8, "Reality check".
 
-Each expected value is computed with rooflib for the student's variant (see rooflib.variants).
+Each expected value is computed with rooflib for the student's variant (see rooflib.course.variants).
 The exercises themselves live in solutions/08_reality_check.ipynb.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .. import reality as rz
-from ..hardware import hardware
-from ..kv import kv_bytes_per_token
-from ..models import model
+from ... import reality as rz
+from ...hardware import hardware
+from ...kv import kv_bytes_per_token
+from ...models import model
 from ..variants import first
 from . import register, written
 
