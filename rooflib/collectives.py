@@ -110,7 +110,7 @@ def all_reduce_kernel(size, n, d, bandwidth, step_latency, scaleout_bandwidth, b
     return scalar_or_array(np.where(n > 1, t, 0.0))
 
 
-def all_to_all_time(nbytes, chips, domain, scaleup_bandwidth, scaleout_bandwidth=SCALEOUT_BANDWIDTH):
+def all_to_all_time(nbytes, chips, domain, scaleup_bandwidth, *, scaleout_bandwidth=SCALEOUT_BANDWIDTH):
     """Seconds for one all-to-all phase in which each of `chips` chips sends `nbytes` spread evenly
     over all chips (its own share stays local).
 
@@ -127,7 +127,7 @@ def all_to_all_time(nbytes, chips, domain, scaleup_bandwidth, scaleout_bandwidth
     return scalar_or_array(np.maximum(up, out))
 
 
-def hop_time(nbytes, bandwidth=SCALEOUT_BANDWIDTH, latency=HOP_LATENCY, links=1):
+def hop_time(nbytes, *, bandwidth=SCALEOUT_BANDWIDTH, latency=HOP_LATENCY, links=1):
     """Seconds to move `nbytes` between racks: latency + nbytes / (links x bandwidth).
 
     `links` NICs share the transfer (each GPU of a stage sends its part through its own NIC).

@@ -73,7 +73,7 @@ def _kv_slopes(m: Model, kv_dtype: str) -> tuple[float, float, float]:
     return (full + local) * per_layer, full * per_layer, float(m.window)
 
 
-def context_for_kv_bytes(model, kv_bytes_per_sequence, dtype: str = "bf16"):
+def context_for_kv_bytes(model, kv_bytes_per_sequence, *, dtype: str = "bf16"):
     """Inverse of `kv.kv_bytes`: the context S at which ONE sequence's cache holds this many bytes.
 
     Full attention: S = bytes / kv_per_token. With sliding windows the cache grows fast up to the
@@ -102,7 +102,7 @@ def recompute_flops(model, context):
     return scalar_or_array(2.0 * m.active_params * s)
 
 
-def goldilocks_context_for(active_params, kv_bytes_per_token, hw, dtype: str = "bf16"):
+def goldilocks_context_for(active_params, kv_bytes_per_token, hw, *, dtype: str = "bf16"):
     """The Goldilocks context S* of a model known only by two numbers: where a sequence's KV reads
     take as long as its arithmetic, S* = 2 N_a / (I* kv) (inverted by `prices.implied_kv_bytes_per_token`).
 
@@ -113,7 +113,7 @@ def goldilocks_context_for(active_params, kv_bytes_per_token, hw, dtype: str = "
     return scalar_or_array(2.0 * n / (critical_intensity(hw, dtype) * kv))   # S*'s one home
 
 
-def recompute_to_read_ratio(model, hw, dtype: str = "bf16", kv_dtype: str = "bf16", context=None):
+def recompute_to_read_ratio(model, hw, context=None, *, dtype: str = "bf16", kv_dtype: str = "bf16"):
     """How many times longer recomputing a cached token takes than reading it from HBM:
     (2 N_a / F) / (kv_per_token / W) = 2 N_a / (I* kv_per_token).
 
@@ -122,12 +122,12 @@ def recompute_to_read_ratio(model, hw, dtype: str = "bf16", kv_dtype: str = "bf1
     the average bytes per token for sliding-window models. Llama 3.1 70B on H100: 1,436.
     """
     m = lookup_model(model)
-    kv = kv_bytes_per_token(m, context, kv_dtype)
-    return goldilocks_context_for(m.active_params, kv, hw, dtype)
+    kv = kv_bytes_per_token(m, context, dtype=kv_dtype)
+    return goldilocks_context_for(m.active_params, kv, hw, dtype=dtype)
 
 
 # ---- arithmetic intensity: prefill vs decode -------------------------------------------------
-def decode_intensity(model, batch, context, dtype: str = "bf16", kv_dtype: str = "bf16"):
+def decode_intensity(model, batch, context, *, dtype: str = "bf16", kv_dtype: str = "bf16"):
     """FLOPs per HBM byte of one decode step: 2 B N_a / (N_t b_w + B kv(S)).
 
     Each weight read serves the B sequences of the batch once each, and every sequence reads its
@@ -137,10 +137,10 @@ def decode_intensity(model, batch, context, dtype: str = "bf16", kv_dtype: str =
     b = positive("batch", batch)
     s = context_tokens(m, context)
     flops = 2.0 * b * m.active_params
-    return scalar_or_array(flops / (weight_bytes(m, dtype) + b * np.asarray(kv_bytes(m, s, kv_dtype))))
+    return scalar_or_array(flops / (weight_bytes(m, dtype) + b * np.asarray(kv_bytes(m, s, dtype=kv_dtype))))
 
 
-def prefill_intensity(model, prompt, batch=1, dtype: str = "bf16", kv_dtype: str = "bf16"):
+def prefill_intensity(model, prompt, batch=1, *, dtype: str = "bf16", kv_dtype: str = "bf16"):
     """FLOPs per HBM byte of a prefill step: 2 B P N_a / (N_t b_w + B kv(P)).
 
     Prefill pushes all P prompt tokens through each weight at once, so a weight read serves
@@ -150,7 +150,7 @@ def prefill_intensity(model, prompt, batch=1, dtype: str = "bf16", kv_dtype: str
     b = positive("batch", batch)
     p = positive("prompt", context_tokens(m, prompt, "prompt"))
     flops = 2.0 * b * p * m.active_params
-    return scalar_or_array(flops / (weight_bytes(m, dtype) + b * np.asarray(kv_bytes(m, p, kv_dtype))))
+    return scalar_or_array(flops / (weight_bytes(m, dtype) + b * np.asarray(kv_bytes(m, p, dtype=kv_dtype))))
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,7 @@ def prefill_step(model, hw, prompt, batch=1, chips=1, *, dtype: str = "bf16", ma
     p = positive("prompt", context_tokens(m, prompt, "prompt"))
     c = whole_number("chips", chips)
     w_bytes = stored_weight_bytes(m, dtype, expert_dtype)
-    kv_written = np.asarray(kv_bytes(m, p, format_key(kv_dtype, "kv_dtype")))
+    kv_written = np.asarray(kv_bytes(m, p, dtype=format_key(kv_dtype, "kv_dtype")))
     attn = prefill_attention_flops(m, p) if overlap == "none" else 0.0
     intensity = 2.0 * np.asarray(b) * p * m.active_params / (w_bytes + np.asarray(b) * kv_written)
     return build_step(m, h, b, p, c, positions=p, tokens=p, attention_flops=attn, kv_bytes=kv_written,
@@ -198,7 +198,7 @@ def prefill_step(model, hw, prompt, batch=1, chips=1, *, dtype: str = "bf16", ma
 
 
 # ---- attention's own FLOPs (`attention`) against the cache ------------------------------------
-def attention_intensity(model, context=None, kv_dtype: str = "bf16"):
+def attention_intensity(model, context=None, *, kv_dtype: str = "bf16"):
     """FLOPs per cache byte of decode attention alone: attention_flops / kv bytes read.
 
     GQA in bf16: 4 n_h d_h / (2 n_kv d_h x 2) = n_h / n_kv (8 for Llama 3.1 70B): far below any
@@ -214,7 +214,7 @@ def attention_intensity(model, context=None, kv_dtype: str = "bf16"):
         return float(per_pos * full / (cache_full * per_layer_bytes)) if full else float(
             per_pos * local / (kv_layers(m)[1] * per_layer_bytes))
     s = positive("context", context_tokens(m, context))
-    return scalar_or_array(np.asarray(attention_flops(m, s)) / np.asarray(kv_bytes(m, s, kv_dtype)))
+    return scalar_or_array(np.asarray(attention_flops(m, s)) / np.asarray(kv_bytes(m, s, dtype=kv_dtype)))
 
 
 # ---- the Goldilocks context and the MFU ceiling, under both step models ------------------------
@@ -232,11 +232,11 @@ def _per_sequence(m: Model, h, s, dtype: str, kv_dtype: str):
     math, f, f16, w = _rates(m, h, dtype)
     c = 2.0 * m.active_params / f
     a = np.asarray(decode_attention_flops(m, s)) / f16
-    k = np.asarray(kv_bytes(m, s, kv_dtype)) / w
+    k = np.asarray(kv_bytes(m, s, dtype=kv_dtype)) / w
     return c, a, k, math
 
 
-def goldilocks_context(model, hw, dtype: str = "bf16", kv_dtype: str = "bf16", attention: bool = False, *,
+def goldilocks_context(model, hw, *, dtype: str = "bf16", kv_dtype: str = "bf16", attention: bool = False,
                        overlap: str = "none") -> float:
     """Context S* at which, per sequence, reading the cache takes as long as the matmuls' arithmetic:
 
@@ -250,7 +250,7 @@ def goldilocks_context(model, hw, dtype: str = "bf16", kv_dtype: str = "bf16", a
     ceiling there is 1/2 and 1/(1 + S/S*) in general.
     Sliding windows are respected (kv(S) is the cache of one S-token sequence); inf when the cache
     stops growing (every layer windowed) before it reaches the target. For full attention and
-    attention=False this is `goldilocks_context_for(N_a, kv_per_token, hw, dtype)`, solved here by
+    attention=False this is `goldilocks_context_for(N_a, kv_per_token, hw, dtype=dtype)`, solved here by
     the piecewise inverse `_solve` that the windows need.
 
     `attention=True` counts attention's own FLOPs A(S) (`attention_flops`, at the bf16 rate), and
@@ -282,7 +282,7 @@ def goldilocks_context(model, hw, dtype: str = "bf16", kv_dtype: str = "bf16", a
                      _solve(target, att_below, att_above, window)))
 
 
-def mfu_ceiling(model, hw, context, dtype: str = "bf16", kv_dtype: str = "bf16", *, overlap: str = "none",
+def mfu_ceiling(model, hw, context, *, dtype: str = "bf16", kv_dtype: str = "bf16", overlap: str = "none",
                 attention: bool | None = None):
     """The best MFU any batch can reach at this context (collectives left out: one chip).
 
@@ -314,7 +314,7 @@ def mfu_ceiling(model, hw, context, dtype: str = "bf16", kv_dtype: str = "bf16",
     return scalar_or_array(eta_f * c / per_sequence)
 
 
-def memory_bound_context(model, hw, batch, dtype: str = "bf16", kv_dtype: str = "bf16", *,
+def memory_bound_context(model, hw, batch, *, dtype: str = "bf16", kv_dtype: str = "bf16",
                          overlap: str = "none"):
     """Context past which a decode step of `batch` sequences is memory-bound (`.bound == 'memory'`).
 
@@ -338,15 +338,15 @@ def memory_bound_context(model, hw, batch, dtype: str = "bf16", kv_dtype: str = 
     _, f, f16, w = _rates(m, h, dtype)
     if overlap == "full":
         target = 2.0 * m.active_params * w / f - weight_bytes(m, dtype) / b
-        return context_for_kv_bytes(m, np.maximum(target, 0.0), kv_dtype)
+        return context_for_kv_bytes(m, np.maximum(target, 0.0), dtype=kv_dtype)
     b_star = weight_bytes(m, dtype) / w / (2.0 * m.active_params / f)
-    if attention_intensity(m, None, kv_dtype) >= f16 / w:
+    if attention_intensity(m, None, kv_dtype=kv_dtype) >= f16 / w:
         return scalar_or_array(np.full(np.shape(b), np.inf))
-    s_star = goldilocks_context(m, h, dtype, kv_dtype)
+    s_star = goldilocks_context(m, h, dtype=dtype, kv_dtype=kv_dtype)
     return scalar_or_array(np.where(np.asarray(b) >= b_star, s_star, 0.0))
 
 
-def compute_bound_batch(model, hw, context, dtype: str = "bf16", kv_dtype: str = "bf16", *,
+def compute_bound_batch(model, hw, context, *, dtype: str = "bf16", kv_dtype: str = "bf16",
                         overlap: str = "none"):
     """Smallest batch whose decode step is compute-bound (`.bound == 'compute'`) at this context;
     inf where none is. Collectives left out, as in `memory_bound_context`.
@@ -374,7 +374,7 @@ def compute_bound_batch(model, hw, context, dtype: str = "bf16", kv_dtype: str =
 
 
 # ---- capacity ------------------------------------------------------------------------------------
-def max_context(model, hw, batch, chips=1, dtype: str = "bf16", kv_dtype: str = "bf16"):
+def max_context(model, hw, batch, chips=1, *, dtype: str = "bf16", kv_dtype: str = "bf16"):
     """Longest context at which `batch` sequences' caches fit beside the weights in HBM.
 
     B kv(S) <= C M - N_t b_w  =>  S = kv^-1((C M - N_t b_w) / B). 0 if the weights alone do not
@@ -386,10 +386,10 @@ def max_context(model, hw, batch, chips=1, dtype: str = "bf16", kv_dtype: str = 
     b = positive("batch", batch)
     c = whole_number("chips", chips)
     free = np.maximum(c * h.hbm_capacity - weight_bytes(m, dtype), 0.0)
-    return context_for_kv_bytes(m, free / b, kv_dtype)
+    return context_for_kv_bytes(m, free / b, dtype=kv_dtype)
 
 
-def cache_equals_weights_context(model, batch, dtype: str = "bf16", kv_dtype: str = "bf16"):
+def cache_equals_weights_context(model, batch, *, dtype: str = "bf16", kv_dtype: str = "bf16"):
     """Context at which the caches of `batch` sequences take as many bytes as the weights.
 
     B kv(S) = N_t b_w. Past it, the cache, not the model, is what fills HBM (and what a step
@@ -398,11 +398,11 @@ def cache_equals_weights_context(model, batch, dtype: str = "bf16", kv_dtype: st
     """
     m = lookup_model(model)
     b = positive("batch", batch)
-    return context_for_kv_bytes(m, weight_bytes(m, dtype) / b, kv_dtype)
+    return context_for_kv_bytes(m, weight_bytes(m, dtype) / b, dtype=kv_dtype)
 
 
 # ---- sparse (top-k) attention ------------------------------------------------------------------
-def topk_read_bytes(model, context, top_k, index_bytes_per_token=0.0, kv_dtype: str = "bf16"):
+def topk_read_bytes(model, context, top_k, *, index_bytes_per_token=0.0, kv_dtype: str = "bf16"):
     """Cache bytes ONE decode step reads for one sequence under top-k sparse attention.
 
     An indexer scores all S cached tokens using small index keys (`index_bytes_per_token`, all
@@ -417,11 +417,11 @@ def topk_read_bytes(model, context, top_k, index_bytes_per_token=0.0, kv_dtype: 
     idx = non_negative("index_bytes_per_token", index_bytes_per_token)
     if m.n_window_layers:
         raise ValueError(f"topk_read_bytes models full-attention layers only; {m.name} has sliding windows")
-    per_token = kv_bytes_per_token(m, None, kv_dtype)
+    per_token = kv_bytes_per_token(m, None, dtype=kv_dtype)
     return scalar_or_array(np.minimum(s, k) * per_token + s * idx)
 
 
-def topk_decode_step(model, hw, batch, context, top_k, index_bytes_per_token=0.0, chips=1, *,
+def topk_decode_step(model, hw, batch, context, top_k, chips=1, *, index_bytes_per_token=0.0,
                      index_flops_per_token=0.0, dtype: str = "bf16", kv_dtype: str = "bf16",
                      overlap: str = "none") -> DecodeStep:
     """`decode_step` with top-k sparse attention: the KV term reads `topk_read_bytes` per sequence.
@@ -434,7 +434,7 @@ def topk_decode_step(model, hw, batch, context, top_k, index_bytes_per_token=0.0
     """
     step = decode_step(model, hw, batch, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap=overlap)
     m, h = lookup_model(model), lookup_hardware(hw)
-    reads = np.asarray(topk_read_bytes(m, context, top_k, index_bytes_per_token, kv_dtype))
+    reads = np.asarray(topk_read_bytes(m, context, top_k, index_bytes_per_token=index_bytes_per_token, kv_dtype=kv_dtype))
     idx_flops = non_negative("index_flops_per_token", index_flops_per_token)
     ones = np.ones(np.shape(step.compute))
     per_chip = np.asarray(step.batch) / np.asarray(step.chips)

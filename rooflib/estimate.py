@@ -210,7 +210,7 @@ def serving_estimate(model, hw, *, chips, input_tokens, output_tokens, batch=Non
     w_all = stored_weight_bytes(m, dtype, expert_dtype)
     b_exp = BYTES_PER_ELEMENT[format_key(expert_dtype or dtype, "expert_dtype")]
     w_experts = m.n_moe_layers * m.n_experts * m.expert_params() * b_exp if m.is_moe else 0.0
-    kv_tok = float(kv_bytes_per_token(m, None, kv_key))
+    kv_tok = float(kv_bytes_per_token(m, None, dtype=kv_key))
     kv_seq = kv_tok * max(s, 1.0)
     best, bound = None, 0.0
     for tp in degrees:

@@ -35,7 +35,7 @@ def kv_layers(m: Model) -> tuple[float, float]:
     return full, local
 
 
-def kv_bytes_per_token(model, context=None, dtype: str = "bf16"):
+def kv_bytes_per_token(model, context=None, *, dtype: str = "bf16"):
     """KV-cache bytes per token of context, summed over all layers.
 
     With `context` None: every layer stores every token (exact while context <= window).
@@ -57,7 +57,7 @@ def kv_bytes_per_token(model, context=None, dtype: str = "bf16"):
     return scalar_or_array((full + local * frac_local) * per_layer)
 
 
-def kv_bytes(model, context, dtype: str = "bf16"):
+def kv_bytes(model, context, *, dtype: str = "bf16"):
     """Total cache bytes for ONE sequence holding `context` tokens (windows respected)."""
     m = lookup_model(model)
     s = non_negative("context", context)

@@ -84,7 +84,7 @@ TIERS: dict[str, MemoryTier] = {
 }
 
 
-def hbm_tier(hw="H100 SXM", dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR) -> MemoryTier:
+def hbm_tier(hw="H100 SXM", *, dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR) -> MemoryTier:
     """HBM as a place to hold a cache: the chip's whole hourly price charged to its HBM bytes.
 
     $ per byte-second = price per chip-second / HBM capacity. A cache parked in HBM takes room a
@@ -98,12 +98,12 @@ def hbm_tier(hw="H100 SXM", dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR) -> Memo
                       note="the rental price of the whole chip charged to its HBM capacity", assumption=False)
 
 
-def tiers(hw="H100 SXM", dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR, dram_scale=1.0, flash_scale=1.0) -> dict:
+def tiers(hw="H100 SXM", *, dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR, dram_scale=1.0, flash_scale=1.0) -> dict:
     """{name: MemoryTier} for HBM (derived from the chip's price), host DRAM and flash.
 
     `dram_scale`, `flash_scale` multiply the assumed DRAM and flash prices: for sensitivity.
     """
-    out = {"HBM": hbm_tier(hw, dollars_per_chip_hour)}
+    out = {"HBM": hbm_tier(hw, dollars_per_chip_hour=dollars_per_chip_hour)}
     for name, arg, scale in (("host DRAM", "dram_scale", dram_scale), ("flash (SSD)", "flash_scale", flash_scale)):
         k = float(positive(arg, scale))
         t = TIERS[name]
@@ -111,7 +111,7 @@ def tiers(hw="H100 SXM", dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR, dram_scale
     return out
 
 
-def recompute_cost_per_token(model, hw, dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR, prefill_mfu=PREFILL_MFU,
+def recompute_cost_per_token(model, hw, *, dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR, prefill_mfu=PREFILL_MFU,
                              dtype: str = "bf16"):
     """Dollars to rebuild ONE token's cache by prefill: 2 N_a / (F x MFU) chip-seconds x price.
 
@@ -127,17 +127,17 @@ def recompute_cost_per_token(model, hw, dollars_per_chip_hour=DOLLARS_PER_CHIP_H
 
 
 def _kv_per_token(model, kv_dtype, context):
-    return np.asarray(kv_bytes_per_token(model, context, kv_dtype))
+    return np.asarray(kv_bytes_per_token(model, context, dtype=kv_dtype))
 
 
-def hold_cost_per_token(model, tier: MemoryTier, seconds, kv_dtype: str = "bf16", context=None):
+def hold_cost_per_token(model, tier: MemoryTier, seconds, context=None, *, kv_dtype: str = "bf16"):
     """Dollars to hold ONE token's cache in `tier` for `seconds`: kv bytes x $/byte-second x t."""
     t = non_negative("seconds", seconds)
     return scalar_or_array(_kv_per_token(model, kv_dtype, context) * tier.dollars_per_byte_second * t)
 
 
-def reload_cost_per_token(model, tier: MemoryTier, dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR,
-                          kv_dtype: str = "bf16", context=None):
+def reload_cost_per_token(model, tier: MemoryTier, context=None, *,
+                          dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR, kv_dtype: str = "bf16"):
     """Dollars to bring ONE token's cache back into HBM: kv / bandwidth chip-seconds x price.
 
     Charges the chip for the transfer time, as if it waited (an upper bound: a good server
@@ -147,8 +147,8 @@ def reload_cost_per_token(model, tier: MemoryTier, dollars_per_chip_hour=DOLLARS
     return scalar_or_array(_kv_per_token(model, kv_dtype, context) / tier.bandwidth * p / HOUR)
 
 
-def break_even_hold_time(model, hw, tier: MemoryTier, dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR,
-                         prefill_mfu=PREFILL_MFU, dtype: str = "bf16", kv_dtype: str = "bf16", context=None):
+def break_even_hold_time(model, hw, tier: MemoryTier, context=None, *, dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR,
+                         prefill_mfu=PREFILL_MFU, dtype: str = "bf16", kv_dtype: str = "bf16"):
     """Seconds for which holding a cache in `tier` costs less than recomputing it when needed:
 
         t* = (recompute - reload) / (kv bytes x $ per byte-second)         (per token)
@@ -158,14 +158,15 @@ def break_even_hold_time(model, hw, tier: MemoryTier, dollars_per_chip_hour=DOLL
     HBM on H100 at $2 per hour, prefill at 50% MFU in bf16: t* = (M / kv) x 2 N_a / (F x 0.5):
     the time to prefill as many tokens as would fill the chip's HBM.
     """
-    re = np.asarray(recompute_cost_per_token(model, hw, dollars_per_chip_hour, prefill_mfu, dtype))
-    back = np.asarray(reload_cost_per_token(model, tier, dollars_per_chip_hour, kv_dtype, context))
+    re = np.asarray(recompute_cost_per_token(model, hw, dollars_per_chip_hour=dollars_per_chip_hour, prefill_mfu=prefill_mfu, dtype=dtype))
+    back = np.asarray(reload_cost_per_token(model, tier, dollars_per_chip_hour=dollars_per_chip_hour, kv_dtype=kv_dtype, context=context))
     rate = _kv_per_token(model, kv_dtype, context) * tier.dollars_per_byte_second
     return scalar_or_array(np.maximum(re - back, 0.0) / rate)
 
 
-def cache_cost_curves(model, hw, seconds, dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR, prefill_mfu=PREFILL_MFU,
-                      dtype: str = "bf16", kv_dtype: str = "bf16", dram_scale=1.0, flash_scale=1.0, context=None) -> dict:
+def cache_cost_curves(model, hw, seconds, context=None, *, dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR,
+                      prefill_mfu=PREFILL_MFU, dtype: str = "bf16", kv_dtype: str = "bf16", dram_scale=1.0,
+                      flash_scale=1.0) -> dict:
     """{option: $ per token} for serving a cache hit after waiting `seconds`: each tier's hold +
     reload cost, and 'recompute' (the same at every hold time). Vectorised over `seconds`.
 
@@ -174,11 +175,11 @@ def cache_cost_curves(model, hw, seconds, dollars_per_chip_hour=DOLLARS_PER_CHIP
     """
     t = non_negative("seconds", seconds)
     out = {}
-    for name, tier in tiers(hw, dollars_per_chip_hour, dram_scale, flash_scale).items():
-        hold = np.asarray(hold_cost_per_token(model, tier, t, kv_dtype, context))
-        back = np.asarray(reload_cost_per_token(model, tier, dollars_per_chip_hour, kv_dtype, context))
+    for name, tier in tiers(hw, dollars_per_chip_hour=dollars_per_chip_hour, dram_scale=dram_scale, flash_scale=flash_scale).items():
+        hold = np.asarray(hold_cost_per_token(model, tier, t, kv_dtype=kv_dtype, context=context))
+        back = np.asarray(reload_cost_per_token(model, tier, dollars_per_chip_hour=dollars_per_chip_hour, kv_dtype=kv_dtype, context=context))
         out[name] = scalar_or_array(hold + back)
-    re = np.asarray(recompute_cost_per_token(model, hw, dollars_per_chip_hour, prefill_mfu, dtype))
+    re = np.asarray(recompute_cost_per_token(model, hw, dollars_per_chip_hour=dollars_per_chip_hour, prefill_mfu=prefill_mfu, dtype=dtype))
     out["recompute"] = scalar_or_array(re * np.ones(np.shape(t)))
     return out
 

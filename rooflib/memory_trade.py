@@ -51,7 +51,7 @@ CHECKPOINT_BYTES = 2
 # ---------------------------------------------------------------------------------------------
 # 1. The KV cache: memory spent to save compute (the per-token ratios live in rooflib.context)
 # ---------------------------------------------------------------------------------------------
-def step_time_without_cache(model, hw, batch, context, chips=1, dtype: str = "bf16"):
+def step_time_without_cache(model, hw, batch, context, chips=1, *, dtype: str = "bf16"):
     """Seconds per decode step if the cache is dropped and the history is recomputed each step.
 
     Each of the B sequences runs a forward pass over its S past tokens plus the new one: the
@@ -69,7 +69,7 @@ def step_time_without_cache(model, hw, batch, context, chips=1, dtype: str = "bf
 # ---------------------------------------------------------------------------------------------
 # 3. Activation memory in training, and what checkpointing and reversible layers do to it
 # ---------------------------------------------------------------------------------------------
-def activation_bytes_per_layer(seq, batch, d_model, n_heads, store_scores: bool = True):
+def activation_bytes_per_layer(seq, batch, d_model, n_heads, *, store_scores: bool = True):
     """Bytes one transformer layer stores for its backward pass (Korthikanti et al. 2022, eq. 1).
 
     s b h (34 + 5 a s / h) with the attention scores stored; 34 s b h without them (FlashAttention
@@ -177,7 +177,7 @@ class ActivationPlan:
     flops_per_token: dict = field(default_factory=dict)
 
 
-def activation_plan(model, seq, batch=1, store_scores: bool = False) -> ActivationPlan:
+def activation_plan(model, seq, batch=1, *, store_scores: bool = False) -> ActivationPlan:
     """Activation memory of a catalog model under each strategy, with h = d_model and a = n_heads.
 
     Uses Korthikanti's GPT-layer estimate for every layer (see the module docstring), so for
@@ -185,7 +185,7 @@ def activation_plan(model, seq, batch=1, store_scores: bool = False) -> Activati
     FlashAttention-style kernel (the default in current training code).
     """
     m = lookup_model(model)
-    A = float(activation_bytes_per_layer(seq, batch, m.d_model, m.n_heads, store_scores))
+    A = float(activation_bytes_per_layer(seq, batch, m.d_model, m.n_heads, store_scores=store_scores))
     c = float(layer_input_bytes(seq, batch, m.d_model))
     L = m.n_layers
     k = optimal_checkpoint_interval(L, A, c)

@@ -74,7 +74,7 @@ def experts_touched(model, batch):
     return scalar_or_array(e * -np.expm1(b * np.log1p(-k / e)))  # e (1 - (1 - k/e)^b), accurate
 
 
-def moe_weight_bytes_read(model, batch, dtype: str = "bf16"):
+def moe_weight_bytes_read(model, batch, *, dtype: str = "bf16"):
     """Bytes of weights one decode step of `batch` tokens reads: all but the untouched experts.
 
     (N_total - L_moe E P_e) b_w + L_moe * experts_touched(B) * P_e * b_w, with P_e the parameters
@@ -97,7 +97,7 @@ def _weight_bytes_read(m, b, b_w):
 
 
 
-def expert_read_floor(model, hw, dtype: str = "bf16") -> float:
+def expert_read_floor(model, hw, *, dtype: str = "bf16") -> float:
     """Seconds a batch-1 step needs for its routed experts when each chip reads only its own.
 
     With expert parallelism a layer's k touched experts sit on (at most) k different chips; each of
@@ -116,7 +116,7 @@ def expert_read_floor(model, hw, dtype: str = "bf16") -> float:
 
 # ---- expert parallelism: the all-to-all ------------------------------------------------------
 
-def dispatch_bytes_per_token(model, chips, dtype: str = "bf16"):
+def dispatch_bytes_per_token(model, chips, *, dtype: str = "bf16"):
     """Bytes one token sends off its chip in ONE MoE layer's dispatch: k (1 - 1/C) d_model b.
 
     The token's hidden vector (d_model numbers of `dtype`) goes to each of its k experts; with
@@ -131,7 +131,7 @@ def dispatch_bytes_per_token(model, chips, dtype: str = "bf16"):
     return scalar_or_array(m.experts_per_token * (1 - 1 / c) * m.d_model * bytes_per_element(dtype))
 
 
-def all_to_all_time(model, hw, batch, chips, dispatch_dtype: str = "bf16", combine_dtype: str | None = None,
+def all_to_all_time(model, hw, batch, chips, *, dispatch_dtype: str = "bf16", combine_dtype: str | None = None,
                     domain=None, scaleout_bandwidth: float = SCALEOUT_BANDWIDTH):
     """Seconds per decode step spent in the MoE all-to-alls (dispatch + combine, every MoE layer).
 
@@ -156,7 +156,8 @@ def all_to_all_time(model, hw, batch, chips, dispatch_dtype: str = "bf16", combi
     copies = (b / p) * m.experts_per_token * m.d_model  # numbers sent per chip per phase, before locality
     total = 0.0
     for dtype in (dispatch_dtype, combine_dtype or dispatch_dtype):
-        total = total + np.asarray(_a2a_phase(copies * bytes_per_element(dtype), p, n, h.scaleup_bandwidth, sout))
+        total = total + np.asarray(_a2a_phase(copies * bytes_per_element(dtype), p, n, h.scaleup_bandwidth,
+                                                 scaleout_bandwidth=sout))
     return scalar_or_array(m.n_moe_layers * total)
 
 
@@ -199,7 +200,7 @@ def moe_decode_step(model, hw, batch, context, chips=1, *, dtype: str = "bf16", 
     m, h = lookup_model(model), lookup_hardware(hw)
     base = decode_step(m, h, batch, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap=overlap)
     c = np.asarray(base.chips)
-    weights = np.asarray(moe_weight_bytes_read(m, base.batch, dtype)) / (c * h.hbm_bandwidth)
+    weights = np.asarray(moe_weight_bytes_read(m, base.batch, dtype=dtype)) / (c * h.hbm_bandwidth)
     comm = all_to_all_time(m, h, base.batch, base.chips, dispatch_dtype=dispatch_dtype,
                            combine_dtype=combine_dtype, domain=domain, scaleout_bandwidth=scaleout_bandwidth)
     shape = np.shape(base.compute)
@@ -209,7 +210,7 @@ def moe_decode_step(model, hw, batch, context, chips=1, *, dtype: str = "bf16", 
     return MoEDecodeStep(**fields)
 
 
-def comm_exposed_batch(model, hw, context, chips, dtype: str = "bf16", kv_dtype: str = "bf16",
+def comm_exposed_batch(model, hw, context, chips, *, dtype: str = "bf16", kv_dtype: str = "bf16",
                        dispatch_dtype: str = "bf16", combine_dtype: str | None = None, domain=None,
                        scaleout_bandwidth: float = SCALEOUT_BANDWIDTH):
     """Smallest batch at which the all-to-all takes longer than both compute and memory; inf if never.
@@ -251,7 +252,7 @@ def comm_exposed_batch(model, hw, context, chips, dtype: str = "bf16", kv_dtype:
 
 # ---- fitting a model in a domain ---------------------------------------------------------------
 
-def chips_needed(model, hw, batch=0, context=0, dtype: str = "bf16", kv_dtype: str = "bf16"):
+def chips_needed(model, hw, batch=0, context=0, *, dtype: str = "bf16", kv_dtype: str = "bf16"):
     """Fewest chips whose HBM holds the weights plus `batch` caches of `context` tokens.
 
     ceil((N_total b_w + B S kv_bytes_per_token) / M). A rack() entry counts racks. Activations and
@@ -261,13 +262,13 @@ def chips_needed(model, hw, batch=0, context=0, dtype: str = "bf16", kv_dtype: s
     m, h = lookup_model(model), lookup_hardware(hw)
     b = non_negative("batch", batch)
     s = context_tokens(m, context)
-    kv = b * s * kv_bytes_per_token(m, np.maximum(s, 1), kv_dtype)
+    kv = b * s * kv_bytes_per_token(m, np.maximum(s, 1), dtype=kv_dtype)
     return count_result(np.ceil((weight_bytes(m, dtype) + kv) / h.hbm_capacity), "chips needed (batch x context)")
 
 
 # ---- tensor parallelism inside one expert ------------------------------------------------------
 
-def tp_comm_ratio(model, hw, tp, dtype: str = "bf16", width=None):
+def tp_comm_ratio(model, hw, tp, *, dtype: str = "bf16", width=None):
     """All-reduce time / matmul time for one gated MLP (an expert) split `tp` ways by tensor parallelism.
 
     Each of t chips holds d x f/t slices of the gate and up matrices and an f/t x d slice of the down

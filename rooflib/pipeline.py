@@ -95,7 +95,7 @@ class StageMemory:
 
 
 def stage_memory(model, hw, stages, batch, context, chips_per_stage=None, in_flight=None,
-                 dtype: str = "bf16", kv_dtype: str = "bf16") -> StageMemory:
+                 *, dtype: str = "bf16", kv_dtype: str = "bf16") -> StageMemory:
     """HBM per chip when `model` is split into `stages` stages for decoding.
 
     `batch` is B, the sequences of ONE micro-batch; `in_flight` micro-batches share the pipeline
@@ -118,7 +118,7 @@ def stage_memory(model, hw, stages, batch, context, chips_per_stage=None, in_fli
     n = p if in_flight is None else whole_number("in_flight", in_flight)
     c = stage.chips
     weights = weight_bytes(m, dtype) / (p * c)
-    kv = n * b * s * kv_bytes_per_token(m, s, kv_dtype) / p / c
+    kv = n * b * s * kv_bytes_per_token(m, s, dtype=kv_dtype) / p / c
     act = 2.0 * b * m.d_model * bytes_per_element(dtype) / c
     shape = np.broadcast_shapes(np.shape(weights), np.shape(kv), np.shape(act))
     full = lambda x: scalar_or_array(np.broadcast_to(x, shape).astype(float))  # noqa: E731
@@ -127,7 +127,7 @@ def stage_memory(model, hw, stages, batch, context, chips_per_stage=None, in_fli
                        batch=scalar_or_array(b), context=scalar_or_array(s), chips_per_stage=c)
 
 
-def kv_crossover_stages(model, batch, context, dtype: str = "bf16", kv_dtype: str = "bf16"):
+def kv_crossover_stages(model, batch, context, *, dtype: str = "bf16", kv_dtype: str = "bf16"):
     """Stages P* at which a stage's weights equal its KV cache: W / P* = B S k, so P* = W / (B S k).
 
     Beyond P* the cache is most of every chip's memory and more stages mostly add hops. It does
@@ -137,10 +137,10 @@ def kv_crossover_stages(model, batch, context, dtype: str = "bf16", kv_dtype: st
     m = lookup_model(model)
     b = positive("batch", batch)
     s = positive("context", context_tokens(m, context))
-    return scalar_or_array(weight_bytes(m, dtype) / (b * s * kv_bytes_per_token(m, s, kv_dtype)))
+    return scalar_or_array(weight_bytes(m, dtype) / (b * s * kv_bytes_per_token(m, s, dtype=kv_dtype)))
 
 
-def max_microbatch(model, hw, stages, context, chips_per_stage=None, dtype: str = "bf16",
+def max_microbatch(model, hw, stages, context, chips_per_stage=None, *, dtype: str = "bf16",
                    kv_dtype: str = "bf16"):
     """Largest micro-batch B whose weights + KV fit when P micro-batches are in flight.
 
@@ -156,7 +156,7 @@ def max_microbatch(model, hw, stages, context, chips_per_stage=None, dtype: str 
     return out.item() if out.ndim == 0 else out
 
 
-def kv_batch_ceiling(model, hw, context, chips_per_stage=None, kv_dtype: str = "bf16"):
+def kv_batch_ceiling(model, hw, context, chips_per_stage=None, *, kv_dtype: str = "bf16"):
     """The micro-batch that P -> infinity would allow: a whole stage's HBM of KV cache, C M / (S k).
 
     No number of stages lets a micro-batch hold more than this: the KV cache per stage does not
@@ -165,10 +165,10 @@ def kv_batch_ceiling(model, hw, context, chips_per_stage=None, kv_dtype: str = "
     m = lookup_model(model)
     stage = stage_hardware(hw, chips_per_stage)
     s = positive("context", context_tokens(m, context))
-    return scalar_or_array(stage.hbm_capacity / (s * kv_bytes_per_token(m, s, kv_dtype)))
+    return scalar_or_array(stage.hbm_capacity / (s * kv_bytes_per_token(m, s, dtype=kv_dtype)))
 
 
-def min_stages(model, hw, batch=0, context=0, chips_per_stage=None, dtype: str = "bf16",
+def min_stages(model, hw, batch=0, context=0, chips_per_stage=None, *, dtype: str = "bf16",
                kv_dtype: str = "bf16"):
     """Fewest stages that hold the weights plus the KV cache of micro-batches of `batch` sequences.
 
@@ -181,7 +181,7 @@ def min_stages(model, hw, batch=0, context=0, chips_per_stage=None, dtype: str =
     stage.flops_for(dtype)
     b = non_negative("batch", batch)
     s = context_tokens(m, context)
-    kv = b * s * kv_bytes_per_token(m, s, kv_dtype)
+    kv = b * s * kv_bytes_per_token(m, s, dtype=kv_dtype)
     free = stage.hbm_capacity - kv
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(free > 0, np.ceil(weight_bytes(m, dtype) / np.where(free > 0, free, 1.0)), np.inf)
@@ -190,7 +190,7 @@ def min_stages(model, hw, batch=0, context=0, chips_per_stage=None, dtype: str =
 
 
 # ---- inference: latency and throughput ------------------------------------------------------------
-def activation_bytes(model, batch, dtype: str = "bf16"):
+def activation_bytes(model, batch, *, dtype: str = "bf16"):
     """Bytes handed from one stage to the next per decode step: B x d_model x bytes (the residual)."""
     m = lookup_model(model)
     return scalar_or_array(positive("batch", batch) * m.d_model * bytes_per_element(dtype))
@@ -241,7 +241,7 @@ class PipelineDecode:
 
 
 def pipeline_decode(model, hw, batch, context, stages, chips_per_stage=None, in_flight=None,
-                    dtype: str = "bf16", kv_dtype: str = "bf16", bandwidth=NIC_BANDWIDTH,
+                    *, dtype: str = "bf16", kv_dtype: str = "bf16", bandwidth=NIC_BANDWIDTH,
                     latency=LINK_LATENCY, links=None) -> PipelineDecode:
     """Latency and throughput of decoding with micro-batches of `batch` on `stages` stages.
 
@@ -256,7 +256,7 @@ def pipeline_decode(model, hw, batch, context, stages, chips_per_stage=None, in_
     n = p if in_flight is None else whole_number("in_flight", in_flight)
     k = st.chips if links is None else links
     step = decode_step(m, st, batch, context, chips=1, dtype=dtype, kv_dtype=kv_dtype, overlap="full")
-    hop = hop_time(activation_bytes(m, batch, dtype), bandwidth=bandwidth, latency=latency, links=k)
+    hop = hop_time(activation_bytes(m, batch, dtype=dtype), bandwidth=bandwidth, latency=latency, links=k)
     back = hop_time(positive("batch", batch) * TOKEN_ID_BYTES, bandwidth=bandwidth, latency=latency, links=k)
     return PipelineDecode(step=step, stage=scalar_or_array(np.asarray(step.time) / p), hop=hop,
                           hop_back=back, stages=scalar_or_array(p), batch=step.batch,

@@ -232,7 +232,7 @@ def long_context_sheets() -> list[PriceSheet]:
     return [s for s in PRICE_SHEETS.values() if s.long_context_threshold]
 
 
-def price_multiple(sheet, context, kind: str = "output"):
+def price_multiple(sheet, context, *, kind: str = "output"):
     """The sheet's price at prompt length `context` as a multiple of its short-context price:
     1 up to the threshold, long/short above it (1 everywhere if the sheet has no such tier)."""
     s = price_sheet(sheet)

@@ -43,7 +43,7 @@ from .solve import largest_below
 # ================================================================================================
 # 2. The long-context step -> KV bytes per token
 # ================================================================================================
-def implied_kv_bytes_per_token(threshold_tokens, active_params, hw, dtype: str = "bf16"):
+def implied_kv_bytes_per_token(threshold_tokens, active_params, hw, *, dtype: str = "bf16"):
     """KV-cache bytes per token implied by a long-context price step, if the step sits where a
     sequence's cache reads start to cost more than its arithmetic.
 
@@ -56,23 +56,23 @@ def implied_kv_bytes_per_token(threshold_tokens, active_params, hw, dtype: str =
     s = positive("threshold_tokens", threshold_tokens)
     n = positive("active_params", active_params)
     # S* kv = 2 N_a / I* is symmetric in S* and kv: the inverse is the same equation, roles swapped
-    return goldilocks_context_for(n, s, hw, dtype)
+    return goldilocks_context_for(n, s, hw, dtype=dtype)
 
 
-def context_cost_multiple(context, active_params, kv_bytes_per_token, hw, dtype: str = "bf16"):
+def context_cost_multiple(context, active_params, kv_bytes_per_token, hw, *, dtype: str = "bf16"):
     """Cost of an output token at context S, as a multiple of its cost at short context, in the
     large-batch limit where a decode step is bound by max(compute, KV reads) per sequence:
         max(2 N_a / F, S kv / W) / (2 N_a / F) = max(1, S / S_x).
     Flat while the KV reads hide under the arithmetic, linear in S after the crossover S_x."""
     s = non_negative("context", context)
-    sx = np.asarray(goldilocks_context_for(active_params, kv_bytes_per_token, hw, dtype))
+    sx = np.asarray(goldilocks_context_for(active_params, kv_bytes_per_token, hw, dtype=dtype))
     return scalar_or_array(np.maximum(1.0, s / sx))
 
 
 # ================================================================================================
 # 3. Output / input ratio -> decode MFU -> batch
 # ================================================================================================
-def implied_decode_mfu(output_price, input_price, prefill_mfu=PREFILL_MFU):
+def implied_decode_mfu(output_price, input_price, *, prefill_mfu=PREFILL_MFU):
     """Decode MFU implied by the output/input price ratio, if price is proportional to chip time.
 
     A token costs chip-seconds 2 N_a / (F x MFU) in either phase, so
@@ -85,7 +85,7 @@ def implied_decode_mfu(output_price, input_price, prefill_mfu=PREFILL_MFU):
     return scalar_or_array(mfu * inp / out)
 
 
-def batch_for_mfu(model, hw, mfu, context, chips=1, dtype: str = "bf16", kv_dtype: str = "bf16"):
+def batch_for_mfu(model, hw, mfu, context, chips=1, *, dtype: str = "bf16", kv_dtype: str = "bf16"):
     """The smallest batch whose decode step reaches this MFU at this context.
 
     While memory-bound, MFU = B c / (w + B k) with c, w, k the compute, weight-read and KV-read
@@ -131,7 +131,7 @@ class FastMode:
         return scalar_or_array(out)
 
 
-def fast_mode(model, hw, batch, context, speedup, chips=1, dtype: str = "bf16", kv_dtype: str = "bf16") -> FastMode:
+def fast_mode(model, hw, batch, context, speedup, chips=1, *, dtype: str = "bf16", kv_dtype: str = "bf16") -> FastMode:
     """What a fast tier `speedup` times faster than a standard tier at `batch` must look like.
 
     Same chips, same model: the only knob is the batch. t_fast = t(batch) / speedup, and the fast
@@ -149,7 +149,7 @@ def fast_mode(model, hw, batch, context, speedup, chips=1, dtype: str = "bf16", 
                     fast_time=scalar_or_array(t_fast))
 
 
-def normal_batch_for_fast_mode(model, hw, context, speedup, price_multiple, chips=1, dtype: str = "bf16",
+def normal_batch_for_fast_mode(model, hw, context, speedup, price_multiple, chips=1, *, dtype: str = "bf16",
                                kv_dtype: str = "bf16"):
     """The standard tier's batch at which a fast tier `speedup` times faster costs exactly
     `price_multiple` times more per token (same chips, same margin in both tiers).

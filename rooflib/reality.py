@@ -58,7 +58,7 @@ class DecodeBound(DecodeStep):
         return scalar_or_array(np.asarray(self.batch) * self.tokens_per_step / np.asarray(self.time))
 
 
-def decode_bound(model, hw, context, chips=1, dtype: str = "bf16", kv_dtype: str = "bf16", batch=None,
+def decode_bound(model, hw, context, chips=1, batch=None, *, dtype: str = "bf16", kv_dtype: str = "bf16",
                  attention: bool = False, input_tokens=0.0, output_tokens=None,
                  tokens_per_step: float = 1.0) -> DecodeBound:
     """Upper bound on decode throughput of `chips` chips holding one copy of the weights.
@@ -98,7 +98,7 @@ def decode_bound(model, hw, context, chips=1, dtype: str = "bf16", kv_dtype: str
                        overlap="full")
 
 
-def compute_ceiling(model, hw, chips=1, dtype: str = "bf16"):
+def compute_ceiling(model, hw, chips=1, *, dtype: str = "bf16"):
     """Tokens/s no decoding or prefill method can beat: C F / (2 N_active).
 
     8 H200 in fp8, Llama 2 70B: 8 x 1,978.9e12 / (2 x 68.7e9) = 115,200 tokens/s.
@@ -107,10 +107,10 @@ def compute_ceiling(model, hw, chips=1, dtype: str = "bf16"):
     return scalar_or_array(positive("chips", chips) * h.flops_for(dtype) / (2.0 * m.active_params))
 
 
-def prefill_bound(model, hw, chips=1, dtype: str = "bf16", cache_hit_fraction=0.0):
+def prefill_bound(model, hw, chips=1, *, dtype: str = "bf16", cache_hit_fraction=0.0):
     """Upper bound on prompt tokens/s, counting cache hits as free: C F / (2 N_active) / (1 - h)."""
     h_ = fraction("cache_hit_fraction", cache_hit_fraction, allow_zero=True, allow_one=False)
-    return scalar_or_array(np.asarray(compute_ceiling(model, hw, chips, dtype)) / (1.0 - h_))
+    return scalar_or_array(np.asarray(compute_ceiling(model, hw, chips, dtype=dtype)) / (1.0 - h_))
 
 
 def bound_for(meas: Measurement, *, attention: bool = False, input_tokens=0.0,
@@ -126,7 +126,7 @@ def bound_for(meas: Measurement, *, attention: bool = False, input_tokens=0.0,
     unit = meas.deployment_chips
     scale = meas.chips / unit
     if meas.phase == "prefill":
-        return float(prefill_bound(meas.model, meas.chip, unit, meas.dtype, meas.cache_hit_fraction)) * scale
+        return float(prefill_bound(meas.model, meas.chip, unit, dtype=meas.dtype, cache_hit_fraction=meas.cache_hit_fraction)) * scale
     shared = meas.output_tokens > 0
     extra = float(non_negative("input_tokens", input_tokens)) if shared else 0.0
     # A prompt of I tokens also lengthens every decode step's context by I.
@@ -143,7 +143,7 @@ def efficiency(meas: Measurement, **kwargs) -> float:
     return meas.value / bound_for(meas, **kwargs)
 
 
-def deepseek_fleet_check(attention: bool = False) -> dict:
+def deepseek_fleet_check(*, attention: bool = False) -> dict:
     """Could DeepSeek's whole day of traffic fit in its fleet, at the bounds? How much of it did it need?
 
     Node-seconds needed at the bounds = input tokens / prefill bound per node + output tokens /
@@ -157,7 +157,7 @@ def deepseek_fleet_check(attention: bool = False) -> dict:
             "available_node_seconds": have, "busy_fraction": need / have}
 
 
-def deepseek_user_speed_bound(user_tokens_per_second: float, attention: bool = False) -> float:
+def deepseek_user_speed_bound(user_tokens_per_second: float, *, attention: bool = False) -> float:
     """Fastest per-user speed the roofline allows at the concurrency DeepSeek's figures imply.
 
     Little's law: sequences in flight per decode unit B = unit throughput / per-user speed

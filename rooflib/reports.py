@@ -46,7 +46,7 @@ def read_price_sheet(sheet, hw="H100 SXM", active_params=None, prefill_mfu=PREFI
     lines += [f"* input {_usd_mtok(s.input)} / output {_usd_mtok(s.output)} per million tokens: output "
               f"costs {ratio:.3g}x input",
               f"  -> if price tracks chip time, decode runs at {prefill_mfu:.0%} / {ratio:.3g} = "
-              f"{float(implied_decode_mfu(s.output, s.input, prefill_mfu)):.1%} MFU: memory-bound, as the roofline says"]
+              f"{float(implied_decode_mfu(s.output, s.input, prefill_mfu=prefill_mfu)):.1%} MFU: memory-bound, as the roofline says"]
     if s.cached_input:
         lines += [f"* cached input {_usd_mtok(s.cached_input)} per million: {s.cache_discount:.3g}x cheaper than fresh input",
                   "  -> a hit skips the prefill arithmetic; what remains pays for holding and reloading the cache"]
@@ -54,23 +54,23 @@ def read_price_sheet(sheet, hw="H100 SXM", active_params=None, prefill_mfu=PREFI
             flash = TIERS["flash (SSD)"]
             kv = kv_bytes_per_token(m) if m else None
             if kv:
-                re = float(recompute_cost_per_token(m, h, dollars_per_chip_hour, prefill_mfu, dtype))
-                back = float(reload_cost_per_token(m, flash, dollars_per_chip_hour))
+                re = float(recompute_cost_per_token(m, h, dollars_per_chip_hour=dollars_per_chip_hour, prefill_mfu=prefill_mfu, dtype=dtype))
+                back = float(reload_cost_per_token(m, flash, dollars_per_chip_hour=dollars_per_chip_hour))
                 lines.append(f"     reloading {m.name}'s cache from flash costs {back / re:.0%} of recomputing it "
                              f"on {h.name}")
     if s.long_context_threshold:
         lines.append(f"* long context: above {s.long_context_threshold:,} tokens, input x{s.long_input_multiple:.3g}, "
                      f"output x{s.long_output_multiple:.3g}")
         if n_a:
-            kv = float(implied_kv_bytes_per_token(s.long_context_threshold, n_a, h, dtype))
+            kv = float(implied_kv_bytes_per_token(s.long_context_threshold, n_a, h, dtype=dtype))
             lines.append(f"  -> if the step marks the compute->memory crossover: KV = 2 N_a / (I* S) = "
                          f"{fmt_bytes(kv)} per token")
         else:
-            per_100b = float(implied_kv_bytes_per_token(s.long_context_threshold, 100e9, h, dtype))
+            per_100b = float(implied_kv_bytes_per_token(s.long_context_threshold, 100e9, h, dtype=dtype))
             lines.append(f"  -> if the step marks the compute->memory crossover: KV = 2 N_a / (I* S) = "
                          f"{fmt_bytes(per_100b)} per token per 100B active parameters (N_a unknown)")
     if s.cache_storage:
-        t = tiers(h, dollars_per_chip_hour)
+        t = tiers(h, dollars_per_chip_hour=dollars_per_chip_hour)
         held = ", ".join(f"{fmt_bytes(float(implied_bytes_per_token_held(s.cache_storage, tier)))} in {name}"
                          for name, tier in t.items())
         lines += [f"* cache storage {_usd_mtok(s.cache_storage * HOUR)} per million tokens per hour",

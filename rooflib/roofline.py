@@ -102,8 +102,8 @@ def decode_step(model, hw, batch, context, chips=1, *, dtype: str = "bf16", math
 
 def _decode(m, h, b, s, c, math, w_bytes, kv_key, overlap) -> DecodeStep:
     # Checked inputs only: the bisections below call this directly.
-    kv_seq = np.asarray(s) * kv_bytes_per_token(m, s, kv_key) if m.n_window_layers else \
-        s * kv_bytes_per_token(m, None, kv_key)
+    kv_seq = np.asarray(s) * kv_bytes_per_token(m, s, dtype=kv_key) if m.n_window_layers else \
+        s * kv_bytes_per_token(m, None, dtype=kv_key)
     attn = decode_attention_flops(m, s) if overlap == "none" else 0.0
     return build_step(m, h, b, s, c, positions=1.0, attention_flops=attn, kv_bytes=kv_seq,
                       weight_bytes=w_bytes, math=math, overlap=overlap)
@@ -136,7 +136,7 @@ def max_batch(model, hw, context, chips=1, *, dtype: str = "bf16", expert_dtype:
     c = whole_number("chips", chips)
     broadcast(context=s, chips=c)
     free = np.asarray(c) * h.hbm_capacity - stored_weight_bytes(m, dtype, expert_dtype)
-    per_seq = np.asarray(s) * kv_bytes_per_token(m, s, format_key(kv_dtype, "kv_dtype"))
+    per_seq = np.asarray(s) * kv_bytes_per_token(m, s, dtype=format_key(kv_dtype, "kv_dtype"))
     return count_result(np.floor(np.maximum(free, 0.0) / per_seq), "the batch that fits (chips x HBM / context)")
 
 

@@ -38,7 +38,7 @@ def stage_count(m: Model, stages):
 
 
 # ---- bubbles and schedules -------------------------------------------------------------------------
-def bubble_fraction(stages, microbatches, interleave=1):
+def bubble_fraction(stages, microbatches, *, interleave=1):
     """Fraction of a training step each device sits idle: (P - 1) / (v M + P - 1).
 
     GPipe and 1F1B (v = 1) both fill and drain the pipeline once per step: (P - 1) idle slots out
@@ -155,7 +155,7 @@ def _simulate(device_orders, deps, durations, stages) -> np.ndarray:
     return ops[np.lexsort((ops["stage"], ops["start"]))]
 
 
-def pipeline_schedule(stages: int, microbatches: int, kind: str = "gpipe", interleave: int = 1,
+def pipeline_schedule(stages: int, microbatches: int, *, kind: str = "gpipe", interleave: int = 1,
                       backward_cost: int = 2, tokens: int = 3) -> Schedule:
     """Build a pipeline schedule as data (see `Schedule`); draw it with `plotting.draw_schedule`.
 
@@ -224,7 +224,7 @@ def pipeline_schedule(stages: int, microbatches: int, kind: str = "gpipe", inter
 
 
 # ---- micro-batches: weight reads and activations -------------------------------------------------
-def microbatch_weight_traffic(model, stages, microbatches, dtype: str = "bf16", reads: int = 2):
+def microbatch_weight_traffic(model, stages, microbatches, *, dtype: str = "bf16", reads: int = 2):
     """HBM bytes of weights one stage reads per training step: M x reads x W / P.
 
     Every micro-batch re-reads the stage's weights in its forward pass and again in its backward
@@ -238,7 +238,7 @@ def microbatch_weight_traffic(model, stages, microbatches, dtype: str = "bf16", 
     return scalar_or_array(mb * r * weight_bytes(m, dtype) / p)
 
 
-def min_microbatch_tokens(model, hw, dtype: str = "bf16", reads: int = 2):
+def min_microbatch_tokens(model, hw, *, dtype: str = "bf16", reads: int = 2):
     """Tokens a micro-batch needs for its FLOPs to cover its weight reads in training.
 
     A micro-batch of T tokens does 6 T N_active / P FLOPs on a stage (forward 2, backward 4 per

@@ -26,7 +26,7 @@ def first_token_latency(arrival_times, step_time):
     return scalar_or_array(np.asarray(boarding_wait(arrival_times, step_time)) + T)
 
 
-def simulate_arrivals(n: int, horizon: float, seed: int = 0) -> np.ndarray:
+def simulate_arrivals(n: int, horizon: float, *, seed: int = 0) -> np.ndarray:
     """`n` request arrival times spread uniformly over [0, horizon) seconds (a seeded Poisson stream)."""
     if int(n) < 1:
         raise ValueError(f"n must be >= 1, got {n!r}")

@@ -80,7 +80,7 @@ def speculative_step(model, hw, batch, context, chips=1, *, draft_tokens, accept
     tokens = expected_tokens_per_step(acceptance, draft_tokens)
     k = np.asarray(draft_tokens, dtype=float)
     positions = k + 1.0
-    kv_seq = np.asarray(s) * kv_bytes_per_token(m, s, kv_key)
+    kv_seq = np.asarray(s) * kv_bytes_per_token(m, s, dtype=kv_key)
     attn = positions * decode_attention_flops(m, s) if overlap == "none" else 0.0
     draft = 0.0
     if draft_model is not None:

@@ -104,7 +104,7 @@ def linear_layer_flops(tokens, d_in, d_out) -> LinearLayerFlops:
 
 
 # ---- time and efficiency on a cluster ---------------------------------------------------------
-def training_time(params, tokens, hw, chips, mfu, dtype: str = "bf16"):
+def training_time(params, tokens, hw, chips, mfu, *, dtype: str = "bf16"):
     """Wall-clock seconds to train: t = 6 N D / (chips x F x MFU).
 
     N: parameters doing arithmetic per token (ACTIVE parameters for a mixture of experts);
@@ -118,12 +118,12 @@ def training_time(params, tokens, hw, chips, mfu, dtype: str = "bf16"):
     return scalar_or_array(np.asarray(flops) / (c * f * fraction("mfu", mfu)))
 
 
-def training_chip_hours(params, tokens, hw, mfu, dtype: str = "bf16"):
+def training_chip_hours(params, tokens, hw, mfu, *, dtype: str = "bf16"):
     """Chip-hours of training: 6 N D / (F x MFU) / 3600 (independent of how many chips share it)."""
-    return scalar_or_array(np.asarray(training_time(params, tokens, hw, 1, mfu, dtype)) / HOUR)
+    return scalar_or_array(np.asarray(training_time(params, tokens, hw, 1, mfu, dtype=dtype)) / HOUR)
 
 
-def implied_mfu(params, tokens, gpu_hours, hw, dtype: str = "bf16"):
+def implied_mfu(params, tokens, gpu_hours, hw, *, dtype: str = "bf16"):
     """The MFU a published training run implies: 6 N D / (GPU-hours x 3600 x F).
 
     Everything the GPU-hours paid for (restarts, evaluation, idle time) counts against it, so
@@ -139,7 +139,7 @@ def implied_mfu(params, tokens, gpu_hours, hw, dtype: str = "bf16"):
 
 
 # ---- compute-optimal size: Chinchilla -----------------------------------------------------------
-def chinchilla_optimal(flops, tokens_per_param=CHINCHILLA_TOKENS_PER_PARAM):
+def chinchilla_optimal(flops, *, tokens_per_param=CHINCHILLA_TOKENS_PER_PARAM):
     """Compute-optimal (params, tokens) for a budget of `flops`: C = 6 N D with D = r N.
 
     N = sqrt(C / (6 r)), D = r N. With r from Table 3's own row this reproduces the table

@@ -189,3 +189,44 @@ def test_the_walk_sees_what_it_must():
     assert _resolve("course.answers.ch01", ast.parse("from ..variants import x").body[0]) == "course.variants"
     assert _layer_of("course.answers.ch01") > _layer_of("reports")
     assert _layer_of("explore.moe") > _layer_of("moe") > _layer_of("roofline") > _layer_of("errors")
+
+
+# Nouns by position, options by keyword (CONTRIBUTING.md): in the chapter modules, precisions, rates,
+# efficiencies, prices of options, policies and flags come after `*`, so adding an option never
+# shifts a call. The core (roofline, speculative, estimate, collectives) is held to it by its own tests.
+KEYWORD_ONLY_MODULES = ["context", "kv", "moe", "pipeline", "schedules", "prices", "price_sheets", "memory_tiers",
+                        "memory_trade", "training", "reality", "serving", "energy"]
+OPTION_NAMES = {
+    # precisions
+    "dtype", "kv_dtype", "math_dtype", "expert_dtype", "dispatch_dtype", "combine_dtype",
+    # rates, links and efficiencies
+    "bandwidth", "latency", "links", "scaleout_bandwidth", "domain", "width", "tokens_per_step",
+    "index_bytes_per_token", "index_flops_per_token", "tokens_per_param", "reads",
+    "prefill_mfu", "train_mfu", "decode_mfu", "cache_hit_fraction",
+    # prices of options
+    "dollars_per_chip_hour", "dram_scale", "flash_scale",
+    # policies and flags
+    "overlap", "attention", "recompute", "store_scores", "interleave", "kind", "seed", "fit",
+}
+
+
+def _public_functions():
+    import importlib
+    import inspect
+
+    for name in KEYWORD_ONLY_MODULES:
+        module = importlib.import_module(f"rooflib.{name}")
+        for fname, f in vars(module).items():
+            if not fname.startswith("_") and inspect.isfunction(f) and f.__module__ == module.__name__:
+                yield f"{name}.{fname}", inspect.signature(f)
+
+
+def test_options_are_keyword_only():
+    positional = [f"{name}({p.name})" for name, sig in _public_functions() for p in sig.parameters.values()
+                  if p.name in OPTION_NAMES and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    assert not positional, f"options that must come after `*`: {positional}"
+
+
+def test_keyword_only_walk_sees_the_options():
+    seen = {p.name for _, sig in _public_functions() for p in sig.parameters.values()}
+    assert {"dtype", "kv_dtype", "dispatch_dtype", "combine_dtype", "overlap"} <= seen

@@ -310,7 +310,7 @@ def test_cache_equals_weights_context():
 @given(st.sampled_from(sorted(rl.MODELS)), st.floats(0, 1), st.sampled_from(["bf16", "fp8"]))
 def test_context_for_kv_bytes_inverts_kv_bytes(m, f, dtype):
     s = f * rl.model(m).context_length
-    assert cx.context_for_kv_bytes(m, rl.kv_bytes(m, s, dtype), dtype) == pytest.approx(s, abs=1e-6)
+    assert cx.context_for_kv_bytes(m, rl.kv_bytes(m, s, dtype=dtype), dtype=dtype) == pytest.approx(s, abs=1e-6)
 
 
 # ---- why the cache exists; prefill vs decode ---------------------------------------------------
@@ -416,18 +416,18 @@ def test_attention_designs():
 def test_topk_reads():
     idx = 61 * (128 + 4)                     # DeepSeek-V3.2-Exp index key: 128 B fp8 + 4 B scale per layer
     s = np.array([1000, 2048, 128_000])
-    reads = cx.topk_read_bytes(DSV3, s, 2048, idx)
+    reads = cx.topk_read_bytes(DSV3, s, 2048, index_bytes_per_token=idx)
     assert np.allclose(reads, np.minimum(s, 2048) * 70_272 + s * idx)
     assert reads[0] > rl.kv_bytes(DSV3, 1000)                  # short context: the index only adds
     assert reads[2] < rl.kv_bytes(DSV3, s[2]) / 7              # 128k tokens: 7.7x fewer bytes read
-    step = cx.topk_decode_step(DSV3, "H800", 64, s, 2048, idx, chips=16, overlap="full")
+    step = cx.topk_decode_step(DSV3, "H800", 64, s, 2048, index_bytes_per_token=idx, chips=16, overlap="full")
     dense = rl.decode_step(DSV3, "H800", 64, s, chips=16, overlap="full")
     assert np.allclose(step.compute, dense.compute) and np.allclose(step.weights, dense.weights)
     assert step.kv[2] < dense.kv[2] / 7
     # per phase, attention's arithmetic covers the k selected tokens plus the indexer over all S:
     # DeepSeek-V3.2-Exp's indexer has 64 heads of 128 per layer (inference/model.py, ModelArgs)
     idx_flops = 61 * 2 * 64 * 128
-    phases = cx.topk_decode_step(DSV3, "H800", 64, s, 2048, idx, chips=16, index_flops_per_token=idx_flops)
+    phases = cx.topk_decode_step(DSV3, "H800", 64, s, 2048, index_bytes_per_token=idx, chips=16, index_flops_per_token=idx_flops)
     by_hand = 64 * (61 * 2 * 128 * 1088 * np.minimum(s, 2048) + s * idx_flops) / (16 * H100_F)
     assert np.allclose(phases.attention, by_hand)
     dense_phases = rl.decode_step(DSV3, "H800", 64, s, chips=16)

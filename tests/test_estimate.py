@@ -34,7 +34,7 @@ def test_capacity_matches_hand_count():
     # 0.9 of two H100s' 160 GB, less 69 GB of fp8 weights, over the caches at context 222 + 293/2
     m = rl.model("Llama 2 70B")
     s = 222.33 + (294.45 - 1) / 2
-    per_seq = s * kv_bytes_per_token(m, None, "fp8")
+    per_seq = s * kv_bytes_per_token(m, None, dtype="fp8")
     expect = np.floor((KV_MEMORY_FRACTION * 2 * 80e9 - rl.weight_bytes(m, "fp8")) / per_seq)
     e = serving_estimate(m, "H100", **LLAMA, tensor_parallel=2)
     assert e.max_batch == expect
@@ -74,7 +74,7 @@ def test_moe_reads_fewer_weights_at_small_batch():
                            batch=1, dtype="fp8", step_overhead=0.0)
     m, h = rl.model("Mixtral 8x7B"), rl.hardware("H100")
     # batch 1 touches 2 of 8 experts per layer: the bytes of moe_weight_bytes_read(1), not all of them
-    read = rl.moe_weight_bytes_read(m, 1, "fp8") / (0.9 * h.hbm_bandwidth)
+    read = rl.moe_weight_bytes_read(m, 1, dtype="fp8") / (0.9 * h.hbm_bandwidth)
     assert one.step_time == pytest.approx(read, rel=0.02)
     assert read < rl.weight_bytes(m, "fp8") / (0.9 * h.hbm_bandwidth) * 0.5
 

@@ -63,7 +63,7 @@ def test_experts_touched_increasing_and_concave():
 def test_weight_bytes_read_limits():
     lookup = DSV3.vocab * DSV3.d_model  # input embedding, counted as read (as in decode_step)
     assert moe.moe_weight_bytes_read(DSV3, 1) == pytest.approx((DSV3.active_params + lookup) * 2)
-    assert moe.moe_weight_bytes_read(DSV3, 1e6, "fp8") == pytest.approx(rl.weight_bytes(DSV3, "fp8"))
+    assert moe.moe_weight_bytes_read(DSV3, 1e6, dtype="fp8") == pytest.approx(rl.weight_bytes(DSV3, "fp8"))
     dense = rl.model("Llama 3.1 8B")
     assert moe.moe_weight_bytes_read(dense, 1) == rl.weight_bytes(dense)
     # routed experts by hand: 58 MoE layers x 256 experts x 3 x 7168 x 2048
@@ -86,7 +86,7 @@ def test_dispatch_bytes_by_hand():
     # 8 copies of a 7168-number bf16 vector, 1/8 of which stay on the sending chip
     assert moe.dispatch_bytes_per_token(DSV3, 8) == 8 * (7 / 8) * 7168 * 2 == 100_352
     assert moe.dispatch_bytes_per_token(DSV3, 1) == 0
-    assert moe.dispatch_bytes_per_token(DSV3, 72, "fp8") == pytest.approx(8 * 71 / 72 * 7168)
+    assert moe.dispatch_bytes_per_token(DSV3, 72, dtype="fp8") == pytest.approx(8 * 71 / 72 * 7168)
 
 
 def test_all_to_all_one_server_by_hand():
@@ -96,7 +96,7 @@ def test_all_to_all_one_server_by_hand():
     assert t == pytest.approx(58 * 2 * 100_352 / H100_S)
     assert t == pytest.approx(25.8685e-6, rel=1e-4)
     # fp8 dispatch, bf16 combine (DeepSeek's production choice): 3/4 of the bf16 time
-    assert moe.all_to_all_time(DSV3, "H100", 8, 8, "fp8", "bf16") == pytest.approx(0.75 * t)
+    assert moe.all_to_all_time(DSV3, "H100", 8, 8, dispatch_dtype="fp8", combine_dtype="bf16") == pytest.approx(0.75 * t)
     # linear in the batch
     assert moe.all_to_all_time(DSV3, "H100", 800, 8) == pytest.approx(100 * t)
 
@@ -247,11 +247,11 @@ def test_attention_flops_by_hand():
 
 def test_expert_read_floor_by_hand():
     # 58 MoE layers x one 44.04M-parameter expert, fp8, read by one GB200 at 8 TB/s
-    assert moe.expert_read_floor(DSV3, "GB200", "fp8") == pytest.approx(58 * 3 * 7168 * 2048 / 8e12)
+    assert moe.expert_read_floor(DSV3, "GB200", dtype="fp8") == pytest.approx(58 * 3 * 7168 * 2048 / 8e12)
     assert moe.expert_read_floor("Llama 3.1 70B", "H100") == 0
     # on a whole rack, the ideal spread of the batch-1 reads is below this floor
     spread = moe.moe_decode_step(DSV3, "GB200 NVL72", 1, 0, dtype="fp8").weights
-    assert spread < moe.expert_read_floor(DSV3, "GB200", "fp8")
+    assert spread < moe.expert_read_floor(DSV3, "GB200", dtype="fp8")
     with pytest.raises(ValueError, match="hw"):
         moe.expert_read_floor(DSV3, "GB200 NVL72")
 

@@ -44,7 +44,7 @@ def test_gpipe_schedule_drawn_by_hand():
     # P = 2, M = 2, backward as long as forward:
     # stage 1: F1 F2 .  .  B1 B2
     # stage 2: .  F1 F2 B1 B2 .
-    s = pl.pipeline_schedule(2, 2, "gpipe", backward_cost=1)
+    s = pl.pipeline_schedule(2, 2, kind="gpipe", backward_cost=1)
     assert s.grid().tolist() == [[0, 1, -1, -1, 0, 1], [-1, 0, 1, 0, 1, -1]]
     assert s.makespan == 6 and s.bubble_fraction == pytest.approx(1 / 3)
 
@@ -53,7 +53,7 @@ def test_gpipe_schedule_drawn_by_hand():
 def test_schedules_match_the_formula(kind):
     for P in range(1, 7):
         for M in range(1, 11):
-            s = pl.pipeline_schedule(P, M, kind)
+            s = pl.pipeline_schedule(P, M, kind=kind)
             assert s.makespan == (M + P - 1) * 3                     # forward 1 + backward 2 slots
             assert s.bubble_fraction == pytest.approx(pl.bubble_fraction(P, M))
             assert np.all(s.busy == 3 * M)
@@ -63,7 +63,7 @@ def test_schedules_match_the_formula(kind):
 def test_interleaved_schedule_divides_the_bubble_by_v(v):
     for P in (2, 3, 4):
         for M in (P, 2 * P, 3 * P):
-            s = pl.pipeline_schedule(P, M, "interleaved", interleave=v)
+            s = pl.pipeline_schedule(P, M, kind="interleaved", interleave=v)
             assert s.bubble_fraction == pytest.approx((P - 1) / (v * M + P - 1))
             assert s.bubble_fraction < pl.bubble_fraction(P, M)
 
@@ -71,7 +71,7 @@ def test_interleaved_schedule_divides_the_bubble_by_v(v):
 @pytest.mark.parametrize("kind", ["gpipe", "1f1b", "interleaved"])
 def test_schedules_respect_dependencies_and_never_overlap(kind):
     P, M, v = 4, 8, (2 if kind == "interleaved" else 1)
-    s = pl.pipeline_schedule(P, M, kind, interleave=v)
+    s = pl.pipeline_schedule(P, M, kind=kind, interleave=v)
     ops = s.ops
     end = {}
     for o in ops:
@@ -91,7 +91,7 @@ def test_schedules_respect_dependencies_and_never_overlap(kind):
 
 def test_1f1b_holds_fewer_activations_than_gpipe():
     P, M = 4, 12
-    gpipe, one = pl.pipeline_schedule(P, M, "gpipe"), pl.pipeline_schedule(P, M, "1f1b")
+    gpipe, one = pl.pipeline_schedule(P, M, kind="gpipe"), pl.pipeline_schedule(P, M, kind="1f1b")
     assert gpipe.peak_in_flight().tolist() == [M] * P           # every forward waits for its backward
     assert one.peak_in_flight().tolist() == [4, 3, 2, 1]        # stage s holds P - s
     assert gpipe.bubble_fraction == pytest.approx(one.bubble_fraction)
@@ -99,21 +99,21 @@ def test_1f1b_holds_fewer_activations_than_gpipe():
 
 def test_decode_schedule_needs_p_microbatches():
     P = 4
-    full = pl.pipeline_schedule(P, P, "decode", tokens=5).grid()
-    half = pl.pipeline_schedule(P, 2, "decode", tokens=5).grid()
+    full = pl.pipeline_schedule(P, P, kind="decode", tokens=5).grid()
+    half = pl.pipeline_schedule(P, 2, kind="decode", tokens=5).grid()
     steady = slice(P, 3 * P)   # after the pipe has filled, before it drains
     assert np.all(full[:, steady] >= 0)                            # never idle
     assert np.mean(half[:, steady] < 0) == pytest.approx(0.5)     # idle (P - M) / P of the time
-    assert np.all(pl.pipeline_schedule(P, P, "decode").peak_in_flight() == 0)
+    assert np.all(pl.pipeline_schedule(P, P, kind="decode").peak_in_flight() == 0)
 
 
 def test_schedule_errors():
     with pytest.raises(ValueError, match="kind"):
-        pl.pipeline_schedule(4, 4, "zero-bubble")
+        pl.pipeline_schedule(4, 4, kind="zero-bubble")
     with pytest.raises(ValueError, match="multiple of stages"):
-        pl.pipeline_schedule(4, 6, "interleaved", interleave=2)
+        pl.pipeline_schedule(4, 6, kind="interleaved", interleave=2)
     with pytest.raises(ValueError, match="interleave"):
-        pl.pipeline_schedule(4, 8, "gpipe", interleave=2)
+        pl.pipeline_schedule(4, 8, kind="gpipe", interleave=2)
     with pytest.raises(ValueError, match="stages"):
         pl.pipeline_schedule(0, 4)
     with pytest.raises(ValueError, match="microbatches"):
@@ -123,7 +123,7 @@ def test_schedule_errors():
 @settings(max_examples=30, deadline=None)
 @given(st.integers(1, 8), st.integers(1, 16), st.sampled_from(["gpipe", "1f1b"]), st.integers(1, 3))
 def test_counted_bubble_equals_formula_for_any_size(P, M, kind, bc):
-    s = pl.pipeline_schedule(P, M, kind, backward_cost=bc)
+    s = pl.pipeline_schedule(P, M, kind=kind, backward_cost=bc)
     assert s.bubble_fraction == pytest.approx((P - 1) / (M + P - 1))
 
 

@@ -64,11 +64,11 @@ def test_lookup_errors_list_close_matches():
 
 
 def test_price_multiple_steps_at_the_threshold():
-    m = pr.price_multiple("Gemini 2.5 Pro", [100_000, 200_000, 200_001, 1e6], "input")
+    m = pr.price_multiple("Gemini 2.5 Pro", [100_000, 200_000, 200_001, 1e6], kind="input")
     assert list(m) == [1.0, 1.0, 2.0, 2.0]
     assert pr.price_multiple("GPT-5", 1e6) == 1.0                # no long-context tier
     with pytest.raises(ValueError, match="kind"):
-        pr.price_multiple("Gemini 2.5 Pro", 1e5, "cached")
+        pr.price_multiple("Gemini 2.5 Pro", 1e5, kind="cached")
 
 
 def test_deepseek_day6_margin_reproduces():
@@ -88,7 +88,7 @@ def test_implied_kv_by_hand():
     assert kv == pytest.approx(2 * 100e9 / (I_H100 * 200_000))
     assert kv == pytest.approx(3385.9, rel=1e-4)
     # fp8 arithmetic doubles F and halves the implied bytes
-    assert pr.implied_kv_bytes_per_token(200_000, 100e9, "H100", "fp8") == pytest.approx(kv / 2, rel=1e-3)
+    assert pr.implied_kv_bytes_per_token(200_000, 100e9, "H100", dtype="fp8") == pytest.approx(kv / 2, rel=1e-3)
     # vectorised over both numbers
     grid = pr.implied_kv_bytes_per_token(np.array([[2e5], [2.72e5]]), np.array([1e11, 3e11]), "H100")
     assert grid.shape == (2, 2) and grid[0, 1] == pytest.approx(3 * kv)
@@ -111,11 +111,11 @@ def test_cost_multiple_flat_then_linear():
 
 # ---- 2. output / input -> decode MFU -> batch ------------------------------------------------------
 def test_implied_decode_mfu_by_hand():
-    assert pr.implied_decode_mfu(10e-6, 1.25e-6, 0.5) == pytest.approx(0.0625)
+    assert pr.implied_decode_mfu(10e-6, 1.25e-6, prefill_mfu=0.5) == pytest.approx(0.0625)
     g = pr.price_sheet("Gemini 2.5 Pro")
     assert pr.implied_decode_mfu(g.output, g.input) == pytest.approx(pr.PREFILL_MFU / 8)
     with pytest.raises(ValueError, match="prefill_mfu"):
-        pr.implied_decode_mfu(10, 1, 1.5)
+        pr.implied_decode_mfu(10, 1, prefill_mfu=1.5)
 
 
 def test_batch_for_mfu_round_trip_and_by_hand():
@@ -158,38 +158,38 @@ def test_normal_batch_for_fast_mode_closed_form():
 
 # ---- 4. memory tiers ------------------------------------------------------------------------------
 def test_tier_prices_by_hand():
-    t = pr.tiers("H100", 2.0)
+    t = pr.tiers("H100", dollars_per_chip_hour=2.0)
     assert t["HBM"].dollars_per_byte_second == pytest.approx(2.0 / 3600 / H100_M)
     assert t["host DRAM"].dollars_per_byte_second == pytest.approx(0.004237 / GIB / 3600)  # GCP, per GiB-hour
     assert t["flash (SSD)"].dollars_per_byte_second == pytest.approx(0.17 / GIB / (730 * 3600))  # per GiB-month
     assert t["flash (SSD)"].bandwidth == pytest.approx(40 * GIB / 8)                      # 3FS, 40 GiB/s per node
     assert t["HBM"].dollars_per_gb_hour == pytest.approx(0.025)
-    scaled = pr.tiers("H100", 2.0, dram_scale=2, flash_scale=0.5)
+    scaled = pr.tiers("H100", dollars_per_chip_hour=2.0, dram_scale=2, flash_scale=0.5)
     assert scaled["host DRAM"].dollars_per_byte_second == pytest.approx(2 * t["host DRAM"].dollars_per_byte_second)
     assert scaled["flash (SSD)"].dollars_per_byte_second == pytest.approx(t["flash (SSD)"].dollars_per_byte_second / 2)
     with pytest.raises(ValueError, match="dram_scale"):
-        pr.tiers("H100", 2.0, dram_scale=0)
+        pr.tiers("H100", dollars_per_chip_hour=2.0, dram_scale=0)
 
 
 def test_recompute_and_break_even_by_hand():
     m = rl.model("DeepSeek-V3")
-    re = pr.recompute_cost_per_token(m, "H800", 2.0, 0.5, "fp8")
+    re = pr.recompute_cost_per_token(m, "H800", dollars_per_chip_hour=2.0, prefill_mfu=0.5, dtype="fp8")
     assert re == pytest.approx(2 * m.active_params / (H800_F8 * 0.5) * 2.0 / 3600)
-    hbm = pr.hbm_tier("H800", 2.0)
+    hbm = pr.hbm_tier("H800", dollars_per_chip_hour=2.0)
     # HBM: no reload, so t* = (M / kv) x 2 N_a / (F x MFU)
-    t = pr.break_even_hold_time(m, "H800", hbm, 2.0, 0.5, "fp8")
+    t = pr.break_even_hold_time(m, "H800", hbm, dollars_per_chip_hour=2.0, prefill_mfu=0.5, dtype="fp8")
     assert t == pytest.approx(H100_M / 70_272 * 2 * m.active_params / (H800_F8 * 0.5))
     assert pr.reload_cost_per_token(m, hbm) == 0.0
     # DRAM: reload first, then holding
     dram = pr.TIERS["host DRAM"]
     back = 70_272 / 64e9 * 2.0 / 3600
-    assert pr.reload_cost_per_token(m, dram, 2.0) == pytest.approx(back)
-    t_dram = pr.break_even_hold_time(m, "H800", dram, 2.0, 0.5, "fp8")
+    assert pr.reload_cost_per_token(m, dram, dollars_per_chip_hour=2.0) == pytest.approx(back)
+    t_dram = pr.break_even_hold_time(m, "H800", dram, dollars_per_chip_hour=2.0, prefill_mfu=0.5, dtype="fp8")
     assert t_dram == pytest.approx((re - back) / (70_272 * dram.dollars_per_byte_second))
     assert pr.hold_cost_per_token(m, dram, t_dram) + back == pytest.approx(re)
     # a tier too slow to be worth using: break-even 0
     crawl = pr.MemoryTier("tape", 1e-20, 1e3, source="test")
-    assert pr.break_even_hold_time(m, "H800", crawl, 2.0, 0.5, "fp8") == 0.0
+    assert pr.break_even_hold_time(m, "H800", crawl, dollars_per_chip_hour=2.0, prefill_mfu=0.5, dtype="fp8") == 0.0
 
 
 def test_cheapest_option_walks_down_the_tiers():
@@ -203,7 +203,7 @@ def test_cheapest_option_walks_down_the_tiers():
 def test_storage_prices_by_hand():
     g = pr.price_sheet("Gemini 2.5 Pro")
     # $4.50 per MTok-hour in H100 HBM at $2/h: 4.5e-6 x 80e9 / 2 = 180 kB per token
-    assert pr.implied_bytes_per_token_held(g.cache_storage, pr.hbm_tier("H100", 2.0)) == pytest.approx(180_000)
+    assert pr.implied_bytes_per_token_held(g.cache_storage, pr.hbm_tier("H100", dollars_per_chip_hour=2.0)) == pytest.approx(180_000)
     # Claude Sonnet's 1-hour cache write: ($6 - $3) per MTok for one hour
     s = pr.price_sheet("Sonnet")
     (t5, w5), (t60, w60) = s.cache_writes
@@ -251,8 +251,8 @@ def test_implied_kv_falls_with_threshold(h, s1, s2, n):
 @given(models_, st.floats(0.1, 10), st.floats(0.1, 10))
 def test_break_even_falls_as_the_tier_gets_dearer(m, k1, k2):
     lo, hi = sorted((k1, k2))
-    cheap = pr.tiers("H100", 2.0, dram_scale=lo)["host DRAM"]
-    dear = pr.tiers("H100", 2.0, dram_scale=hi)["host DRAM"]
+    cheap = pr.tiers("H100", dollars_per_chip_hour=2.0, dram_scale=lo)["host DRAM"]
+    dear = pr.tiers("H100", dollars_per_chip_hour=2.0, dram_scale=hi)["host DRAM"]
     assert pr.break_even_hold_time(m, "H100", dear) <= pr.break_even_hold_time(m, "H100", cheap) * (1 + 1e-12)
 
 

@@ -47,7 +47,7 @@ def test_no_measurement_beats_the_bound(meas):
     # ... nor any of the tighter variants the chapter discusses ...
     assert meas.value < R.bound_for(meas, attention=True)
     # ... nor the compute ceiling that no decoding method (speculative or not) can beat.
-    ceiling = R.compute_ceiling(meas.model, meas.chip, meas.chips, meas.dtype)
+    ceiling = R.compute_ceiling(meas.model, meas.chip, meas.chips, dtype=meas.dtype)
     if meas.phase == "prefill":
         ceiling /= 1 - meas.cache_hit_fraction
     assert meas.value < ceiling
@@ -100,7 +100,7 @@ def test_mlperf_bound_is_the_compute_ceiling_by_hand():
     meas = R.measurement("mlperf-nvidia-h200-sxm-141gbx8_trt-offline")
     hand = 8 * 1978.9e12 / (2 * rl.model("Llama 2 70B").active_params)
     assert R.bound_for(meas) == pytest.approx(hand)
-    assert R.decode_bound("Llama 2 70B", "H200", R.MLPERF_MIN_CONTEXT, 8, "fp8", "fp8").bound == "compute"
+    assert R.decode_bound("Llama 2 70B", "H200", R.MLPERF_MIN_CONTEXT, 8, dtype="fp8", kv_dtype="fp8").bound == "compute"
 
 
 def test_prefill_bound_counts_cache_hits_as_free():
@@ -108,7 +108,7 @@ def test_prefill_bound_counts_cache_hits_as_free():
     computed = 8 * 1978.9e12 / (2 * rl.model("DeepSeek-V3").active_params)
     assert R.bound_for(meas) == pytest.approx(computed / (1 - 342 / 608))
     with pytest.raises(ValueError, match="cache_hit_fraction"):
-        R.prefill_bound("DeepSeek-V3", "H800", 8, "fp8", cache_hit_fraction=1.0)
+        R.prefill_bound("DeepSeek-V3", "H800", 8, dtype="fp8", cache_hit_fraction=1.0)
 
 
 def test_bound_options_move_it_the_right_way():
@@ -128,11 +128,11 @@ def test_bound_options_move_it_the_right_way():
 @given(st.sampled_from(["H100 SXM", "H200 SXM", "B200", "MI300X"]), st.floats(1, 4000), st.integers(1, 8))
 def test_decode_bound_rises_with_batch_and_stays_under_compute_ceiling(chip, ctx, chips):
     batches = np.array([1.0, 10.0, 100.0, 1000.0])
-    b = R.decode_bound("Llama 2 70B", chip, ctx, chips, "fp8", "fp8", batch=batches)
+    b = R.decode_bound("Llama 2 70B", chip, ctx, chips, dtype="fp8", kv_dtype="fp8", batch=batches)
     tps = b.tokens_per_second
     assert np.all(np.diff(tps) >= -1e-9 * tps[:-1])
-    assert np.all(tps <= R.compute_ceiling("Llama 2 70B", chip, chips, "fp8") * (1 + 1e-12))
-    best = R.decode_bound("Llama 2 70B", chip, ctx, chips, "fp8", "fp8")
+    assert np.all(tps <= R.compute_ceiling("Llama 2 70B", chip, chips, dtype="fp8") * (1 + 1e-12))
+    best = R.decode_bound("Llama 2 70B", chip, ctx, chips, dtype="fp8", kv_dtype="fp8")
     assert best.tokens_per_second >= b.tokens_per_second[b.batch <= best.batch].max() * (1 - 1e-12)
 
 

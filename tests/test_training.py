@@ -68,7 +68,7 @@ def test_deepseek_v3_implied_mfu():
     assert pre == pytest.approx(6 * 37e9 * 14.8e12 / (2.664e6 * 3600 * H800_BF16))
     assert pre == pytest.approx(0.346, abs=0.001)
     # FP8 mixed precision: against the fp8 peak the same run used half as much of the chip
-    assert tr.implied_mfu(37e9, 14.8e12, 2.664e6, "H800", "fp8") == pytest.approx(0.173, abs=0.001)
+    assert tr.implied_mfu(37e9, 14.8e12, 2.664e6, "H800", dtype="fp8") == pytest.approx(0.173, abs=0.001)
     assert tr.implied_mfu(37e9, 14.8e12, 2.788e6, "H800") == pytest.approx(0.331, abs=0.001)
     # rooflib's own count of DeepSeek-V3's active parameters is within 2 % of the published 37B
     assert rl.model("DeepSeek-V3").active_params == pytest.approx(37e9, rel=0.02)
@@ -105,7 +105,7 @@ def test_chinchilla_table3_every_row(row, digits):
     """Hoffmann et al. 2022 (arXiv:2203.15556) Table 3: C = 6 N D with D = r N, within the printing."""
     n, c, d = row
     tol = sum(_half_unit(v, k) / v for v, k in zip((c, d), digits))  # relative rounding of the row
-    n_fit, d_fit = tr.chinchilla_optimal(c, d / n)
+    n_fit, d_fit = tr.chinchilla_optimal(c, tokens_per_param=d / n)
     # the compute-optimal size for the row's budget and ratio is the printed size, within 2.5 %
     assert n_fit == pytest.approx(n, rel=0.025)
     assert d_fit == pytest.approx(d, rel=0.025)
@@ -278,7 +278,7 @@ def test_resize_layers():
     (lambda: tr.training_time(1e9, 1e12, "TPU v5e", 8, 0.4, dtype="fp8"), "fp8"),
     (lambda: tr.implied_mfu(1e9, 1e12, -5, "H100"), "gpu_hours"),
     (lambda: tr.chinchilla_optimal(-1), "flops"),
-    (lambda: tr.chinchilla_optimal(1e20, 0), "tokens_per_param"),
+    (lambda: tr.chinchilla_optimal(1e20, tokens_per_param=0), "tokens_per_param"),
     (lambda: tr.HOFFMANN_2022.tokens_for_loss(1e9, 1.5), "irreducible"),
     (lambda: tr.lifetime_compute(1e9, 1e12, -1, "H100", **MFU), "inference_tokens"),
     (lambda: tr.lifetime_compute(1e9, 1e12, 1, "H100", train_mfu=0.3, decode_mfu=0), "decode_mfu"),

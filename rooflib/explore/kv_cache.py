@@ -123,11 +123,11 @@ class KVLatencyExplorer(Explorer):
         self.t_ideal.set_data(ctx, ideal.time)
         self.mfu.set_data(ctx, step.mfu)
         self.mfu_ideal.set_data(ctx, ideal.mfu)
-        self.ceiling.set_data(ctx, cx.mfu_ceiling(m, h, ctx, dtype, kv_dtype))
-        self.ceiling_ideal.set_data(ctx, cx.mfu_ceiling(m, h, ctx, dtype, kv_dtype, overlap="full"))
-        s_star = cx.goldilocks_context(m, h, dtype, kv_dtype)
-        s_cross = cx.memory_bound_context(m, h, batch, dtype, kv_dtype, overlap="full")
-        s_fit = cx.max_context(m, h, batch, chips, dtype, kv_dtype)
+        self.ceiling.set_data(ctx, cx.mfu_ceiling(m, h, ctx, dtype=dtype, kv_dtype=kv_dtype))
+        self.ceiling_ideal.set_data(ctx, cx.mfu_ceiling(m, h, ctx, dtype=dtype, kv_dtype=kv_dtype, overlap="full"))
+        s_star = cx.goldilocks_context(m, h, dtype=dtype, kv_dtype=kv_dtype)
+        s_cross = cx.memory_bound_context(m, h, batch, dtype=dtype, kv_dtype=kv_dtype, overlap="full")
+        s_fit = cx.max_context(m, h, batch, chips, dtype=dtype, kv_dtype=kv_dtype)
         for v in self.gold:
             _set_vline(v, s_star)
         _set_vline(self.cross, s_cross if s_cross > 0 else np.nan)
@@ -136,8 +136,8 @@ class KVLatencyExplorer(Explorer):
             span.set_width(CONTEXT_RANGE[1] * 10)
         head = (f"<b>{m.name}</b>, batch {batch:,} on {chips} x {h.name} (weights {dtype}, cache {kv_dtype}). "
                 f"Goldilocks context S* = <b>{_tokens(s_star)}</b>: there the best MFU of any batch is "
-                f"<b>{float(cx.mfu_ceiling(m, h, min(s_star, m.context_length), dtype, kv_dtype)):.0%}</b> per "
-                f"phase, {float(cx.mfu_ceiling(m, h, min(s_star, m.context_length), dtype, kv_dtype, overlap='full')):.0%}"
+                f"<b>{float(cx.mfu_ceiling(m, h, min(s_star, m.context_length), dtype=dtype, kv_dtype=kv_dtype)):.0%}</b> per "
+                f"phase, {float(cx.mfu_ceiling(m, h, min(s_star, m.context_length), dtype=dtype, kv_dtype=kv_dtype, overlap='full')):.0%}"
                 f" in the ideal. ")
         if s_cross > 0:
             head += f"In the ideal this batch turns memory-bound at <b>{_tokens(s_cross)}</b>. "
@@ -215,10 +215,10 @@ class KVDesignsExplorer(Explorer):
         per_token = {}
         # The numbers go into the HTML line, not onto the plot: text is the slowest thing to redraw.
         for (name, d), bar, line in zip(designs.items(), self.bars, self.seq):
-            b = float(kv_bytes_per_token(d, s, kv_dtype))
+            b = float(kv_bytes_per_token(d, s, dtype=kv_dtype))
             per_token[name] = b
             bar.set_width(max(b - BYTES_RANGE[0], 0.0))
-            line.set_data(ctx, kv_bytes(d, ctx, kv_dtype))
+            line.set_data(ctx, kv_bytes(d, ctx, dtype=kv_dtype))
         _set_vline(self.marker, s)
         pub = per_token["as published"]
         listing = "; ".join(f"{name} {fmt_bytes(b)}" for name, b in per_token.items())
@@ -284,14 +284,14 @@ class KVCapacityExplorer(Explorer):
             self.full.set_data(ctx[ok], full[ok])
         else:
             self.full.set_data([], [])
-        need = cx.compute_bound_batch(m, h, ctx, dtype, kv_dtype, overlap="full")
+        need = cx.compute_bound_batch(m, h, ctx, dtype=dtype, kv_dtype=kv_dtype, overlap="full")
         finite = np.isfinite(need)
         self.needed.set_data(ctx[finite], need[finite])
-        need_p = cx.compute_bound_batch(m, h, ctx, dtype, kv_dtype)
+        need_p = cx.compute_bound_batch(m, h, ctx, dtype=dtype, kv_dtype=kv_dtype)
         finite_p = np.isfinite(need_p)
         self.needed_phases.set_data(ctx[finite_p], need_p[finite_p])
         b_opt = rf.optimal_batch(m, h, dtype)
-        s_star = cx.goldilocks_context(m, h, dtype, kv_dtype)
+        s_star = cx.goldilocks_context(m, h, dtype=dtype, kv_dtype=kv_dtype)
         for v in self.gold:
             _set_vline(v, s_star)
         if fits.any():

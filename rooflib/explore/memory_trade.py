@@ -46,7 +46,7 @@ class MemoryTradeExplorer(Explorer):
 
     def draw(self, model_name, seq, batch, store_scores, chip):
         m, h = model(model_name), hardware(chip)
-        A = float(mt.activation_bytes_per_layer(seq, batch, m.d_model, m.n_heads, store_scores))
+        A = float(mt.activation_bytes_per_layer(seq, batch, m.d_model, m.n_heads, store_scores=store_scores))
         cpt = float(mt.layer_input_bytes(seq, batch, m.d_model))
         L = m.n_layers
         ks = np.arange(1, L + 1)

@@ -73,15 +73,15 @@ class StageMemoryExplorer(Explorer):
         for key, attr in (("weights", "weights"), ("kv", "kv"), ("act", "activations"), ("total", "total")):
             self.lines[key].set_data(p, np.asarray(getattr(mem, attr)) / 1e9)
         self.cap.set_ydata([mem.capacity / 1e9] * 2)
-        cross = pl.kv_crossover_stages(m, batch, context, dtype)
+        cross = pl.kv_crossover_stages(m, batch, context, dtype=dtype)
         self.cross.set_xdata([cross, cross])
-        bmax = np.asarray(pl.max_microbatch(m, h, p, context, chips_per_stage, dtype), dtype=float)
+        bmax = np.asarray(pl.max_microbatch(m, h, p, context, chips_per_stage, dtype=dtype), dtype=float)
         self.bmax.set_data(p, np.where(bmax > 0, bmax, np.nan))
         ceiling = pl.kv_batch_ceiling(m, h, context, chips_per_stage)
         b_star = optimal_batch(m, h, dtype)
         self.ceiling.set_ydata([ceiling] * 2)
         self.bstar.set_ydata([b_star] * 2)
-        p_min = pl.min_stages(m, h, 0, context, chips_per_stage, dtype)
+        p_min = pl.min_stages(m, h, 0, context, chips_per_stage, dtype=dtype)
         for span in self.nofit:
             span.set_x(0.5)
             span.set_width((min(p_min, 1000.0) - 1.0) if p_min > 1 else 0.0)
@@ -146,7 +146,7 @@ class ScheduleExplorer(Explorer):
 
     def draw(self, stages, microbatches, kind):
         name, v = KINDS[kind]
-        s = pl.pipeline_schedule(stages, microbatches, name, interleave=v)
+        s = pl.pipeline_schedule(stages, microbatches, kind=name, interleave=v)
         ops = s.ops
         x0 = ops["start"] / s.makespan
         x1 = (ops["start"] + ops["duration"]) / s.makespan
@@ -165,13 +165,13 @@ class ScheduleExplorer(Explorer):
                     f"in steady state each stage is busy <b>{util:.0%}</b> of the time "
                     f"({'every stage always has a micro-batch' if microbatches >= stages else 'fewer micro-batches than stages leave gaps'}). "
                     f"Counting the start and the end shown here: {s.bubble_fraction:.0%} idle.")
-        formula = pl.bubble_fraction(stages, MICROBATCH_AXIS, v)
+        formula = pl.bubble_fraction(stages, MICROBATCH_AXIS, interleave=v)
         self.formula.set_data(MICROBATCH_AXIS, formula)
         self.point.set_data([microbatches], [s.bubble_fraction])
         peak = s.peak_in_flight()
         return (f"<b>{kind}</b>, P = {stages}, M = {microbatches}: the step takes {s.makespan} slots, "
                 f"each stage is idle <b>{s.bubble_fraction:.1%}</b> of them "
-                f"(formula: {pl.bubble_fraction(stages, microbatches, v):.1%}). Activations held at most: "
+                f"(formula: {pl.bubble_fraction(stages, microbatches, interleave=v):.1%}). Activations held at most: "
                 f"<b>{peak.max():.0f}</b> micro-batches on stage 1, {peak.min():.0f} on the least loaded stage.")
 
 

@@ -75,16 +75,16 @@ class PriceStepExplorer(Explorer):
 
     def draw(self, sheet, chip, dtype, active_params, kv_bytes):
         s, h = pr.price_sheet(sheet), hardware(chip)
-        mult = pr.context_cost_multiple(CONTEXTS, active_params, kv_bytes, h, dtype)
+        mult = pr.context_cost_multiple(CONTEXTS, active_params, kv_bytes, h, dtype=dtype)
         self.cost.set_data(CONTEXTS, mult)
-        self.p_out.set_data(CONTEXTS, pr.price_multiple(s, CONTEXTS, "output"))
-        self.p_in.set_data(CONTEXTS, pr.price_multiple(s, CONTEXTS, "input"))
-        sx = float(goldilocks_context_for(active_params, kv_bytes, h, dtype))
+        self.p_out.set_data(CONTEXTS, pr.price_multiple(s, CONTEXTS, kind="output"))
+        self.p_in.set_data(CONTEXTS, pr.price_multiple(s, CONTEXTS, kind="input"))
+        sx = float(goldilocks_context_for(active_params, kv_bytes, h, dtype=dtype))
         self.sx.set_xdata([sx, sx])
-        self.implied.set_data(ACTIVE, pr.implied_kv_bytes_per_token(s.long_context_threshold, ACTIVE, h, dtype))
+        self.implied.set_data(ACTIVE, pr.implied_kv_bytes_per_token(s.long_context_threshold, ACTIVE, h, dtype=dtype))
         self.point.set_data([active_params], [kv_bytes])
-        need = float(pr.implied_kv_bytes_per_token(s.long_context_threshold, active_params, h, dtype))
-        at_step = float(pr.context_cost_multiple(s.long_context_threshold * 1.5, active_params, kv_bytes, h, dtype))
+        need = float(pr.implied_kv_bytes_per_token(s.long_context_threshold, active_params, h, dtype=dtype))
+        at_step = float(pr.context_cost_multiple(s.long_context_threshold * 1.5, active_params, kv_bytes, h, dtype=dtype))
         return (f"<b>{s.name}</b> ({s.date}): above <b>{s.long_context_threshold:,}</b> tokens, output "
                 f"x{s.long_output_multiple:g}, input x{s.long_input_multiple:g}. On {h.name} in {dtype} "
                 f"(I* = {critical_intensity(h, dtype):,.0f}), a model with {fmt_count(active_params)} active "
@@ -144,8 +144,8 @@ class TierExplorer(Explorer):
         for name, line in self.lines.items():
             line.set_data(HOLD, np.asarray(curves[name]) * MILLION)
         parts = []
-        for name, tier in pr.tiers(h, price, dram_scale, flash_scale).items():
-            t = float(pr.break_even_hold_time(m, h, tier, price, prefill_mfu, dtype))
+        for name, tier in pr.tiers(h, dollars_per_chip_hour=price, dram_scale=dram_scale, flash_scale=flash_scale).items():
+            t = float(pr.break_even_hold_time(m, h, tier, dollars_per_chip_hour=price, prefill_mfu=prefill_mfu, dtype=dtype))
             self.marks[name].set_xdata([max(t, HOLD[0])] * 2)
             parts.append(f"{name} <b>{fmt_time(t) if t > 0 else 'never'}</b>")
         recompute = float(np.asarray(curves["recompute"])[0]) * MILLION

@@ -50,7 +50,7 @@ class RealityExplorer(Explorer):
         meas = rz.measurement(key)
         unit = meas.deployment_chips
         scale = meas.chips / unit
-        ceiling = float(rz.compute_ceiling(meas.model, meas.chip, meas.chips, meas.dtype))
+        ceiling = float(rz.compute_ceiling(meas.model, meas.chip, meas.chips, dtype=meas.dtype))
         if meas.phase == "prefill":
             flat = float(rz.bound_for(meas))
             self.bound_line.set_data(BATCHES, np.full(BATCHES.shape, flat))

@@ -56,7 +56,7 @@ def _floor(v):
 
 def _floor_hints(v):
     m = model(v["model"])
-    read = float(moe.moe_weight_bytes_read(m, 1, v["dtype"]))
+    read = float(moe.moe_weight_bytes_read(m, 1, dtype=v["dtype"]))
     lookup = m.vocab * m.d_model * (2.0 if v["dtype"] == "bf16" else 1.0)
     return [
         (weight_bytes(m, v["dtype"]) / read,
@@ -133,7 +133,7 @@ register(
 # ---- 03.5: the width at which tensor parallelism breaks even -------------------------------------
 def _width(v):
     # tp_comm_ratio is proportional to 1 / width, so its value at width 1 is the break-even width
-    return moe.tp_comm_ratio("DeepSeek-V3", v["chip"], v["tp"], "bf16", width=1.0)
+    return moe.tp_comm_ratio("DeepSeek-V3", v["chip"], v["tp"], dtype="bf16", width=1.0)
 
 
 def _width_hints(v):
@@ -167,7 +167,7 @@ def _owners_hints(v):
 
 
 register(
-    "03.6", lambda v: moe.expert_read_floor(v["model"], v["chip"], v["dtype"]), rel=0.01, unit="s",
+    "03.6", lambda v: moe.expert_read_floor(v["model"], v["chip"], dtype=v["dtype"]), rel=0.01, unit="s",
     variants=OWNERS, hints=_owners_hints,
     question="Lower bound on a batch-1 step's routed-expert reads when each expert is read only by "
              "the chip that holds it: one expert per MoE layer, layer after layer.")

@@ -87,7 +87,7 @@ register(
 
 # ---- 04.2: where the cache takes over ----------------------------------------------------------
 register(
-    "04.2a", lambda v: pl.kv_crossover_stages(v["model"], v["batch"], v["context"], v["dtype"]),
+    "04.2a", lambda v: pl.kv_crossover_stages(v["model"], v["batch"], v["context"], dtype=v["dtype"]),
     unit="stages", variants=SETUPS,
     hints=lambda v: [(_chips(v), "Both sides are per stage (or both per chip): the chips cancel.")],
     question="The number of stages P* at which a stage's weights equal its KV cache, W / (B S k).")
@@ -134,7 +134,7 @@ def _interleave_hints(v):
 
 
 register(
-    "04.3b", lambda v: pl.bubble_fraction(v["stages"], v["microbatches"], v["interleave"]), unit="",
+    "04.3b", lambda v: pl.bubble_fraction(v["stages"], v["microbatches"], interleave=v["interleave"]), unit="",
     variants=BUBBLES, hints=_interleave_hints,
     question="Idle fraction of the same step when each device holds `interleave` chunks of layers.")
 

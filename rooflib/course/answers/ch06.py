@@ -76,7 +76,7 @@ RATIO_CHIPS = ["H100 SXM", "H200 SXM", "B200", "MI300X"]
 def _ratio_setups() -> tuple:
     """Whole setups (8 chips) whose implied decode MFU is reachable by a batch that fits in HBM."""
     combos = list(itertools.product(RATIO_SHEETS, PREFILL_MFUS[:3]))
-    mfu = np.array([pr.implied_decode_mfu(pr.price_sheet(s).output, pr.price_sheet(s).input, u) for s, u in combos])
+    mfu = np.array([pr.implied_decode_mfu(pr.price_sheet(s).output, pr.price_sheet(s).input, prefill_mfu=u) for s, u in combos])
     out = []
     for m, chip, ctx in itertools.product(RATIO_MODELS, RATIO_CHIPS, [4096, 2048]):
         chips = 8
@@ -96,7 +96,7 @@ def _ratio_setups() -> tuple:
 
 def _decode_mfu(v):
     s = pr.price_sheet(v["sheet"])
-    return pr.implied_decode_mfu(s.output, s.input, v["prefill_mfu"])
+    return pr.implied_decode_mfu(s.output, s.input, prefill_mfu=v["prefill_mfu"])
 
 
 def _batch(v):
@@ -176,17 +176,17 @@ TIER_NAMES = ["host DRAM", "flash (SSD)", "HBM"]
 
 
 def _tier(v):
-    return pr.tiers(v["chip"], v["price"])[v["tier"]]
+    return pr.tiers(v["chip"], dollars_per_chip_hour=v["price"])[v["tier"]]
 
 
 def _break_even(v):
-    return pr.break_even_hold_time(v["model"], v["chip"], _tier(v), v["price"], v["prefill_mfu"])
+    return pr.break_even_hold_time(v["model"], v["chip"], _tier(v), dollars_per_chip_hour=v["price"], prefill_mfu=v["prefill_mfu"])
 
 
 def _be_hints(v):
     t = _tier(v)
-    re = pr.recompute_cost_per_token(v["model"], v["chip"], v["price"], v["prefill_mfu"])
-    back = pr.reload_cost_per_token(v["model"], t, v["price"])
+    re = pr.recompute_cost_per_token(v["model"], v["chip"], dollars_per_chip_hour=v["price"], prefill_mfu=v["prefill_mfu"])
+    back = pr.reload_cost_per_token(v["model"], t, dollars_per_chip_hour=v["price"])
     hints = [(1 / 3600, "Seconds, please: the tier prices are per byte-SECOND here.")]
     if back > 0:
         hints.append((re / (re - back), "Subtract the reload: a cache held outside HBM must be copied back "
@@ -205,10 +205,10 @@ def _hold_setups() -> tuple:
             t = {}
             for name in TIER_NAMES:   # one vectorised call per tier over price x MFU (HBM's price moves with the chip's)
                 if name == "HBM":
-                    t[name] = np.array([np.broadcast_to(pr.break_even_hold_time(m, chip, pr.hbm_tier(chip, p), p, mfus),
+                    t[name] = np.array([np.broadcast_to(pr.break_even_hold_time(m, chip, pr.hbm_tier(chip, dollars_per_chip_hour=p), dollars_per_chip_hour=p, prefill_mfu=mfus),
                                                         mfus.shape)[0] for p in PRICES[:3]])
                 else:
-                    t[name] = np.asarray(pr.break_even_hold_time(m, chip, pr.TIERS[name], prices, mfus))
+                    t[name] = np.asarray(pr.break_even_hold_time(m, chip, pr.TIERS[name], dollars_per_chip_hour=prices, prefill_mfu=mfus))
             for name in TIER_NAMES:
                 for i, price in enumerate(PRICES[:3]):
                     for j, mfu in enumerate(mfus[0]):
@@ -232,7 +232,7 @@ STORAGE = STORAGE_PRICES
 
 def _held(v):
     per_token_second = STORAGE[v["storage"]] * pr.PER_MTOK / 3600
-    return pr.implied_bytes_per_token_held(per_token_second, pr.hbm_tier(v["chip"], v["price"]))
+    return pr.implied_bytes_per_token_held(per_token_second, pr.hbm_tier(v["chip"], dollars_per_chip_hour=v["price"]))
 
 
 register(

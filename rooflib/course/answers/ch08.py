@@ -22,7 +22,7 @@ MLPERF = first(next(v for v in MLPERF if v["key"] == "mlperf-nvidia-h200-sxm-141
 
 
 def _ceiling_eff(v):
-    return v["published"] / float(rz.compute_ceiling(v["model"], v["chip"], v["chips"], v["dtype"]))
+    return v["published"] / float(rz.compute_ceiling(v["model"], v["chip"], v["chips"], dtype=v["dtype"]))
 
 
 def _ceiling_hints(v):
@@ -136,8 +136,8 @@ PREFILL = {"input_tps": [PRE.value, 50_000.0, 60_000.0, 90_000.0, 110_000.0],
 
 def _pre_eff(v):
     # the node's prefill bound counts cache hits as free: ceiling / (1 - h); measured / bound
-    return v["input_tps"] / float(rz.prefill_bound(PRE.model, PRE.chip, PRE.chips, PRE.dtype,
-                                                   v["cache_hit_fraction"]))
+    return v["input_tps"] / float(rz.prefill_bound(PRE.model, PRE.chip, PRE.chips, dtype=PRE.dtype,
+                                                   cache_hit_fraction=v["cache_hit_fraction"]))
 
 
 def _pre_hints(v):
