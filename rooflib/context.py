@@ -180,6 +180,11 @@ def prefill_step(model, hw, prompt, batch=1, chips=1, *, dtype: str = "bf16", ma
     of B x P activations. Llama 3.1 70B, one 4,096-token prompt on 8 H100: compute 72 ms against
     5.3 ms of weights, so compute-bound either way; per phase 2.8 ms of attention and 43 ms of
     all-reduces join it: 118 ms instead of 72 ms.
+
+    Attention's FLOPs per prompt token, a (P + 1) / 2 with `a` = attention_flops_per_position(m,
+    "prefill"), equal the weights' 2 N_a at P = 4 N_a / a - 1: about 1.1e5 tokens for Llama 3.1
+    70B (GQA, a = 80 x 4 x 64 x 128), but only about 2.9e4 for DeepSeek-V3, whose MLA prefill
+    attends with full 192 + 128-wide heads (a = 61 x 2 x 128 x (128 + 64 + 128)).
     """
     m, h = lookup_model(model), lookup_hardware(hw)
     math = math_format(dtype, math_dtype)

@@ -356,6 +356,20 @@ def test_attention_flops_by_hand():
         cx.attention_flops_per_position(DSV3, "training")
 
 
+def test_prefill_attention_matches_the_weights_where_the_docstring_says():
+    """prefill_step's docstring: attention FLOPs per prompt token, a (P + 1) / 2, reach the
+    weights' 2 N_a at P = 4 N_a / a - 1: ~1.1e5 tokens for GQA Llama 3.1 70B, ~2.9e4 for MLA
+    DeepSeek-V3 (a from the published configurations, pinned in test_attention_flops_by_hand)."""
+    crossings = {}
+    for m, a in ((LLAMA70, 4 * 64 * 128 * 80), (DSV3, 61 * 2 * 128 * (128 + 64 + 128))):
+        p = 4 * m.active_params / a - 1
+        step = cx.prefill_step(m, "H100", round(p))        # bf16: attention and matmuls, one rate
+        assert step.attention == pytest.approx(step.compute, rel=1e-4)
+        crossings[m.name] = p
+    assert crossings["Llama 3.1 70B"] == pytest.approx(1.06e5, rel=0.01)
+    assert crossings["DeepSeek-V3"] == pytest.approx(2.93e4, rel=0.01)
+
+
 def test_attention_intensity():
     for m in FULL_ATTENTION:
         if m.attention != "mla":
