@@ -13,9 +13,13 @@ of only k experts while all E sit in memory. Three consequences, one function ea
   back (combine): an all-to-all per MoE layer whose time, per chip, is
       t_a2a = L_moe * sum over {dispatch, combine} of
               max(bytes over scale-up / S_up, bytes over scale-out / S_out)  `all_to_all_time`
-* A step overlaps arithmetic, memory reads and the all-to-all, so it takes
-      max(t_compute, t_weights + t_kv, t_a2a)                              `moe_decode_step`
+* A step adds the all-to-all to the attention and matmul phases (overlap='none', the default,
+  as engines run one micro-batch): max(t_attention, t_kv) + max(t_compute, t_weights) + t_a2a.
+  In the lecture's ideal (overlap='full', an engine that exchanges one half of the batch while
+  the other computes) it takes max(t_compute, t_weights + t_kv, t_a2a)     `moe_decode_step`
   and the all-to-all is hidden until the batch where it becomes the largest   `comm_exposed_batch`.
+* Tensor parallelism inside one small expert: its all-reduce against the expert's matmul phase,
+  which at the optimal batch is memory-bound (few tokens per expert)      `expert_tp_ratio`.
 
 Assumptions, stated once: routing is uniform and independent between tokens (real routers are
 not: popular experts exist, and DeepSeek-V3 limits each token to 4 of 8 expert groups); weights
@@ -28,13 +32,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .collectives import SCALEOUT_BANDWIDTH, SCALEOUT_SOURCE, layout
+from .collectives import SCALEOUT_BANDWIDTH, SCALEOUT_SOURCE, all_reduce_time, layout
 from .collectives import all_to_all_time as _a2a_phase
 from .errors import context_tokens, count_result, non_negative, positive, scalar_or_array, whole_number
 from .hardware import hardware as lookup_hardware
 from .kv import kv_bytes_per_token
 from .models import model as lookup_model
 from .roofline import DecodeStep, decode_step, weight_bytes
+from .speculative import speculative_step
 from .solve import bisect
 from .units import bytes_per_element
 
@@ -168,9 +173,10 @@ class MoEDecodeStep(DecodeStep):
     """A `DecodeStep` whose `.weights` reads only the touched experts and whose `.comm` is the
     all-to-all of expert parallelism.
 
-    With overlap='full' (chapter 3's model) the three overlap and the largest sets the pace:
-    `.time` = max(compute, weights + kv, comm). `.time_without_comm` is the step if the
-    all-to-all were free.
+    With overlap='full' (the lecture's ideal) the three overlap and the largest sets the pace:
+    `.time` = max(compute, weights + kv, comm); with overlap='none' (the default) the all-to-all
+    adds to the attention and matmul phases. `.time_without_comm` is the step if the all-to-all
+    were free.
     """
 
     @property
@@ -189,13 +195,16 @@ class MoEDecodeStep(DecodeStep):
 
 def moe_decode_step(model, hw, batch, context, chips=1, *, dtype: str = "bf16", kv_dtype: str = "bf16",
                     dispatch_dtype: str = "bf16", combine_dtype: str | None = None, domain=None,
-                    scaleout_bandwidth: float = SCALEOUT_BANDWIDTH, overlap: str = "full") -> MoEDecodeStep:
+                    scaleout_bandwidth: float = SCALEOUT_BANDWIDTH, overlap: str = "none") -> MoEDecodeStep:
     """`decode_step` for a mixture of experts, with expert parallelism over `chips` chips.
 
-    compute and kv as in `decode_step`; weights = moe_weight_bytes_read(B) / (C W), so the
-    latency floor at batch 1 is the read of the active weights, not of all of them; comm =
-    `all_to_all_time` (0 on one chip), in place of tensor parallelism's all-reduces. Chapter 3
-    works in the lecture's ideal (overlap='full'). Arguments broadcast like `decode_step`'s.
+    compute, attention and kv as in `decode_step`; weights = moe_weight_bytes_read(B) / (C W), so
+    the latency floor at batch 1 is the read of the active weights, not of all of them; comm =
+    `all_to_all_time` (0 on one chip), in place of tensor parallelism's all-reduces (attention is
+    data-parallel: each chip attends for its own B/C sequences). overlap='none' (default): the
+    per-phase step, max(attention, kv) + max(compute, weights) + comm; overlap='full': the
+    lecture's ideal, max(compute, weights + kv, comm), no attention FLOPs. A `hw` from
+    `achievable()` gives achievable rates. Arguments broadcast like `decode_step`'s.
     """
     m, h = lookup_model(model), lookup_hardware(hw)
     base = decode_step(m, h, batch, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap=overlap)
@@ -210,10 +219,38 @@ def moe_decode_step(model, hw, batch, context, chips=1, *, dtype: str = "bf16", 
     return MoEDecodeStep(**fields)
 
 
+def moe_speculative_step(model, hw, batch, context, chips=1, *, draft_tokens, acceptance, dtype: str = "bf16",
+                         kv_dtype: str = "bf16", dispatch_dtype: str = "bf16", combine_dtype: str | None = None,
+                         domain=None, scaleout_bandwidth: float = SCALEOUT_BANDWIDTH,
+                         overlap: str = "none") -> MoEDecodeStep:
+    """`moe_decode_step` verifying `draft_tokens` guesses per sequence (DeepSeek-V3's MTP: k = 1).
+
+    As `speculative.speculative_step`: k + 1 positions per sequence multiply the matmul and
+    attention arithmetic, the weights and cache are read once, `.tokens` = (1 - a^(k+1)) / (1 - a).
+    Here the (k + 1) B positions also choose the experts read and travel in the all-to-all.
+    DeepSeek-V3, a = 0.85, k = 1: 1.85 tokens per step.
+    """
+    m, h = lookup_model(model), lookup_hardware(hw)
+    base = speculative_step(m, h, batch, context, chips, draft_tokens=draft_tokens, acceptance=acceptance,
+                            dtype=dtype, kv_dtype=kv_dtype, overlap=overlap)
+    c, positions = np.asarray(base.chips), np.asarray(base.positions) * np.asarray(base.batch)
+    weights = np.asarray(moe_weight_bytes_read(m, positions, dtype=dtype)) / (c * h.hbm_bandwidth)
+    comm = all_to_all_time(m, h, positions, base.chips, dispatch_dtype=dispatch_dtype,
+                           combine_dtype=combine_dtype, domain=domain, scaleout_bandwidth=scaleout_bandwidth)
+    shape = np.shape(base.compute)
+    fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
+    fields.update(weights=scalar_or_array(np.broadcast_to(weights, shape)),
+                  comm=scalar_or_array(np.broadcast_to(comm, shape) * np.ones(shape)))
+    return MoEDecodeStep(**fields)
+
+
 def comm_exposed_batch(model, hw, context, chips, *, dtype: str = "bf16", kv_dtype: str = "bf16",
                        dispatch_dtype: str = "bf16", combine_dtype: str | None = None, domain=None,
                        scaleout_bandwidth: float = SCALEOUT_BANDWIDTH):
     """Smallest batch at which the all-to-all takes longer than both compute and memory; inf if never.
+
+    A question of the lecture's ideal (overlap='full'): an engine that overlaps the exchange with
+    the rest of the step hides it until then. In the per-phase step it always adds.
 
     All-to-all and compute both grow in proportion to B, so their ratio r = t_a2a / t_compute does
     not depend on the batch: if r <= 1 the all-to-all hides under compute (or under memory, which
@@ -225,7 +262,7 @@ def comm_exposed_batch(model, hw, context, chips, *, dtype: str = "bf16", kv_dty
     s = non_negative("context", context)
     one = moe_decode_step(m, h, np.ones_like(s), s, chips, dtype=dtype, kv_dtype=kv_dtype,
                           dispatch_dtype=dispatch_dtype, combine_dtype=combine_dtype, domain=domain,
-                          scaleout_bandwidth=scaleout_bandwidth)
+                          scaleout_bandwidth=scaleout_bandwidth, overlap="full")
     comm1, compute1, kv1 = (np.asarray(x, dtype=float) for x in (one.comm, one.compute, one.kv))
     if not m.is_moe:
         return scalar_or_array(np.full(np.shape(comm1), np.inf))
@@ -284,3 +321,26 @@ def tp_comm_ratio(model, hw, tp, *, dtype: str = "bf16", width=None):
     f = positive("width", width if width is not None else (m.d_expert if m.is_moe else m.d_ff))
     return scalar_or_array((t - 1) * bytes_per_element(dtype) * h.flops_for(dtype)
                            / (3 * f * h.scaleup_bandwidth))
+
+
+def expert_tp_ratio(model, hw, tp, tokens, *, dtype: str = "bf16"):
+    """All-reduce time / matmul-phase time of one expert split `tp` ways, at `tokens` tokens per expert.
+
+    The per-phase version of `tp_comm_ratio`. Each of t chips multiplies its slice of the expert's
+    three matrices; the phase takes max(6 m d f / (t F), 3 d f b / (t W)), the longer of its
+    arithmetic and its weight reads. The all-reduce of the m x d output is `collectives`' ring,
+    with its latencies: base + 2 (t-1) x step latency + 2 (t-1)/t x m d b / S. At the few tokens
+    an expert sees near the optimal batch the matmul is memory-bound, so the bandwidth-only
+    `tp_comm_ratio` (arithmetic alone) overstates the transfer's share, and the latency, which
+    does not shrink with m, comes back on top. DeepSeek-V3 expert on 8 x H100, bf16, 169 tokens:
+    (10.2 + 9.4) us / 3.29 us = 6.0 (against 5.0 from arithmetic alone).
+    """
+    m, h = lookup_model(model), lookup_hardware(hw)
+    t = np.asarray(whole_number("tp", tp))
+    tok = np.asarray(positive("tokens", tokens))
+    f = m.d_expert if m.is_moe else m.d_ff
+    b = bytes_per_element(dtype)
+    matmul = np.maximum(6 * tok * m.d_model * f / (t * h.flops_for(dtype)),
+                        3 * m.d_model * f * b / (t * h.hbm_bandwidth))
+    reduce = all_reduce_time(tok * m.d_model * b, t, h.scaleup_bandwidth, h.scaleup_latency)
+    return scalar_or_array(np.asarray(reduce) / matmul)

@@ -38,7 +38,8 @@ import numpy as np
 from .collectives import HOP_LATENCY as LINK_LATENCY, SCALEOUT_BANDWIDTH as NIC_BANDWIDTH, hop_time  # noqa: F401
 from .errors import context_tokens, non_negative, positive, scalar_or_array, whole_number
 # Training schedules live in `schedules`; chapter 4's notebooks and cards call them as pipeline.X.
-from .schedules import (SCHEDULE_KINDS, Schedule, bubble_fraction, microbatch_weight_traffic,  # noqa: F401
+from .schedules import (GRAD_ACCUMULATION_BYTES, SCHEDULE_KINDS, Schedule, bubble_fraction,  # noqa: F401
+                        microbatch_weight_traffic,
                         min_microbatch_tokens, pipeline_schedule, stage_count, training_activation_bytes)
 from .hardware import Hardware, hardware as lookup_hardware, rack
 from .kv import kv_bytes_per_token
@@ -53,7 +54,10 @@ TOKEN_ID_BYTES = 4
 
 
 def stage_hardware(hw, chips_per_stage=None) -> Hardware:
-    """One pipeline stage: a scale-up domain of `chips_per_stage` chips treated as one (`rack`).
+    """One pipeline stage: a scale-up domain of `chips_per_stage` chips as one catalog entry (`rack`).
+
+    Its capacity and rates are the chips' sums; a per-phase `decode_step` on it still pays the
+    all-reduces among its chips (`step.tensor_parallel_time` counts `rack.chips`).
 
     Default: the whole scale-up domain of `hw` (8 for an HGX H100, 72 for a GB200 NVL72). A `hw`
     that already is a rack (`hardware("GB200 NVL72")`) is one stage as it is.
@@ -242,20 +246,23 @@ class PipelineDecode:
 
 def pipeline_decode(model, hw, batch, context, stages, chips_per_stage=None, in_flight=None,
                     *, dtype: str = "bf16", kv_dtype: str = "bf16", bandwidth=NIC_BANDWIDTH,
-                    latency=LINK_LATENCY, links=None) -> PipelineDecode:
+                    latency=LINK_LATENCY, links=None, overlap: str = "none") -> PipelineDecode:
     """Latency and throughput of decoding with micro-batches of `batch` on `stages` stages.
 
     Each stage is `chips_per_stage` chips (default: a whole scale-up domain) and does 1/P of the
-    work of `decode_step(model, stage, batch, context)`; `in_flight` micro-batches (default P)
-    circulate. A hop moves B x d_model x bytes through `links` NICs (default: one per chip of
-    the stage) at `bandwidth` each, after a fixed `latency`.
+    work of `decode_step(model, stage, batch, context, overlap=overlap)`: by default the per-phase
+    step, whose tensor-parallel all-reduces inside the stage are counted (`collectives`);
+    overlap='full' is the lecture's ideal, the stage as one big chip. `hw` may come from
+    `achievable()`. `in_flight` micro-batches (default P) circulate. A hop moves B x d_model x
+    bytes through `links` NICs (default: one per chip of the stage) at `bandwidth` each, after a
+    fixed `latency`.
     """
     m = lookup_model(model)
     st = stage_hardware(hw, chips_per_stage)
     p = stage_count(m, stages)
     n = p if in_flight is None else whole_number("in_flight", in_flight)
     k = st.chips if links is None else links
-    step = decode_step(m, st, batch, context, chips=1, dtype=dtype, kv_dtype=kv_dtype, overlap="full")
+    step = decode_step(m, st, batch, context, chips=1, dtype=dtype, kv_dtype=kv_dtype, overlap=overlap)
     hop = hop_time(activation_bytes(m, batch, dtype=dtype), bandwidth=bandwidth, latency=latency, links=k)
     back = hop_time(positive("batch", batch) * TOKEN_ID_BYTES, bandwidth=bandwidth, latency=latency, links=k)
     return PipelineDecode(step=step, stage=scalar_or_array(np.asarray(step.time) / p), hop=hop,

@@ -9,8 +9,9 @@ time by v: (P - 1) / (v M + P - 1). `pipeline_schedule` builds these schedules a
 counted from them, not assumed. `plotting.draw_schedule` draws one.
 
 Micro-batches are not free: each re-reads its stage's weights in the forward and the backward
-pass (`microbatch_weight_traffic`), so a micro-batch needs enough tokens for its arithmetic to
-cover those reads (`min_microbatch_tokens`), and each leaves activations for its backward pass
+pass (`microbatch_weight_traffic`) and reads and writes the fp32 gradient buffer it accumulates
+into, so a micro-batch needs enough tokens for its arithmetic to cover that traffic
+(`min_microbatch_tokens`), and each leaves activations for its backward pass
 (`training_activation_bytes`, Korthikanti's estimate from `memory_trade`).
 
 Notation as in `pipeline`: P stages, M micro-batches, v chunks per device, L layers.
@@ -21,10 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import choice, positive, scalar_or_array, whole_number
+from .errors import choice, non_negative, positive, scalar_or_array, whole_number
 from .memory_trade import activation_bytes_per_layer, layer_input_bytes
 from .models import Model, model as lookup_model
 from .roofline import optimal_batch, weight_bytes
+from .units import bytes_per_element
 
 
 def stage_count(m: Model, stages):
@@ -229,7 +231,8 @@ def microbatch_weight_traffic(model, stages, microbatches, *, dtype: str = "bf16
 
     Every micro-batch re-reads the stage's weights in its forward pass and again in its backward
     pass (reads = 2), so the traffic grows with M while the arithmetic per step does not.
-    (Gradient accumulation adds a read and a write of the gradient buffer per micro-batch.)
+    Gradient accumulation adds a read and a write of the fp32 gradient buffer per micro-batch
+    (`GRAD_ACCUMULATION_BYTES` per parameter); `min_microbatch_tokens` counts both.
     """
     m = lookup_model(model)
     p = stage_count(m, stages)
@@ -238,16 +241,27 @@ def microbatch_weight_traffic(model, stages, microbatches, *, dtype: str = "bf16
     return scalar_or_array(mb * r * weight_bytes(m, dtype) / p)
 
 
-def min_microbatch_tokens(model, hw, *, dtype: str = "bf16", reads: int = 2):
-    """Tokens a micro-batch needs for its FLOPs to cover its weight reads in training.
+#: Bytes per parameter of gradient accumulation per micro-batch: the fp32 gradient buffer is read
+#: (4 bytes) and written back (4 bytes) after each micro-batch's backward pass adds its gradient.
+GRAD_ACCUMULATION_BYTES = 8.0
+
+
+def min_microbatch_tokens(model, hw, *, dtype: str = "bf16", reads: int = 2,
+                          grad_bytes: float = GRAD_ACCUMULATION_BYTES):
+    """Tokens a micro-batch needs for its FLOPs to cover its memory traffic in training.
 
     A micro-batch of T tokens does 6 T N_active / P FLOPs on a stage (forward 2, backward 4 per
-    parameter per token) and reads reads x b x N_total / P bytes of weights. Equal when
-    T* = (reads / 3) x I* x (b / 2) x N_total / N_active = (reads / 3) x `optimal_batch`.
-    Example: a dense model on H100 in bf16: 2/3 x 295 = 197 tokens.
+    parameter per token). It reads the stage's weights `reads` times (b bytes each) and reads and
+    writes its fp32 gradient buffer (`grad_bytes` = 8 per parameter): (reads b + g) N_total / P
+    bytes. Equal when
+        T* = I* (reads b + g) / 6 x N_total / N_active = `optimal_batch` x (reads b + g) / (3 b).
+    Dense bf16 on H100: 295 x (4 + 8) / 6 = 590 tokens, 2 B*; without the gradient buffer
+    (grad_bytes=0) 2/3 B* = 197. DeepSeek-V3 in bf16 on H800: about 10,800.
     """
     r = positive("reads", reads)
-    return scalar_or_array(r / 3.0 * optimal_batch(model, hw, dtype))
+    g = non_negative("grad_bytes", grad_bytes)
+    b_w = bytes_per_element(dtype)
+    return scalar_or_array((r * b_w + g) / (3.0 * b_w) * optimal_batch(model, hw, dtype))
 
 
 def training_activation_bytes(model, tokens, stages=1, *, recompute: bool = False):

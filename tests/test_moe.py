@@ -137,8 +137,65 @@ def test_moe_decode_step_matches_decode_step_where_it_should():
     assert step.weights[-1] == pytest.approx(plain.weights[-1])      # every expert read
     # batch 1 reads the active weights (plus the input embedding), 1/18 of the model
     assert step.weights[0] == pytest.approx(plain.weights[0] * moe.moe_weight_bytes_read(DSV3, 1) / rl.weight_bytes(DSV3))
-    np.testing.assert_allclose(step.time, np.maximum.reduce([step.compute, step.weights + step.kv, step.comm]))
-    np.testing.assert_allclose(step.time_without_comm, np.maximum(step.compute, step.memory))
+    # the default is the per-phase step: attention phase + matmul phase + all-to-all
+    np.testing.assert_allclose(step.time, np.maximum(step.attention, step.kv)
+                               + np.maximum(step.compute, step.weights) + step.comm)
+    np.testing.assert_allclose(step.time_without_comm, step.attention_phase + step.matmul_phase)
+    ideal = moe.moe_decode_step(DSV3, "H200", b, 4096, chips=8, dtype="fp8", overlap="full")
+    assert np.all(ideal.attention == 0)
+    np.testing.assert_allclose(ideal.time, np.maximum.reduce([ideal.compute, ideal.weights + ideal.kv, ideal.comm]))
+    np.testing.assert_allclose(ideal.time_without_comm, np.maximum(ideal.compute, ideal.memory))
+    assert np.all(ideal.time <= step.time)
+
+
+def test_deepseek_attention_at_published_kv_length():
+    # DeepSeek's day-6 report: mean KV length 4,989 tokens. MLA decode (config_671B.json): 61 layers x
+    # 2 x 128 heads x (2 x 512 + 64) per cached token = 84.8 GFLOP, against 2 N_active = 73.2 GFLOP.
+    # https://github.com/deepseek-ai/open-infra-index/blob/56d86855fcf6e08fdfd45ce6280bd24322c93351/202502OpenSourceWeek/day_6_one_more_thing_deepseekV3R1_inference_system_overview.md
+    st_ = moe.moe_decode_step(DSV3, "H800", 12_109, 4989, chips=144, dtype="fp8")
+    assert st_.attention == pytest.approx(12_109 * 61 * 2 * 128 * 1088 * 4989 / (144 * 989.4e12))
+    assert 84.7e9 < rl.attention_flops(DSV3, 4989) < 84.8e9
+
+
+def test_moe_speculative_step():
+    # DeepSeek-V3 MTP: k = 1, acceptance 85 % -> 1.85 tokens per step (arXiv:2412.19437, section 5.4.3)
+    plain = moe.moe_decode_step(DSV3, "H800", 1000, 4096, chips=16, dtype="fp8")
+    mtp = moe.moe_speculative_step(DSV3, "H800", 1000, 4096, chips=16, draft_tokens=1, acceptance=0.85, dtype="fp8")
+    assert mtp.tokens == pytest.approx(1.85)
+    assert mtp.comm == pytest.approx(2 * plain.comm) and mtp.compute == pytest.approx(2 * plain.compute)
+    assert mtp.attention == pytest.approx(2 * plain.attention) and mtp.kv == pytest.approx(plain.kv)
+    assert mtp.weights == pytest.approx(moe.moe_weight_bytes_read(DSV3, 2000, dtype="fp8") / (16 * 3.35e12))
+    # at batch 1 the step is memory-bound: MTP pays, though less than 1.85x, since the second
+    # position touches its own experts (2 x 8 of 256 per layer instead of 8)
+    one = moe.moe_decode_step(DSV3, "H800", 1, 4096, chips=16, dtype="fp8")
+    one_mtp = moe.moe_speculative_step(DSV3, "H800", 1, 4096, chips=16, draft_tokens=1, acceptance=0.85, dtype="fp8")
+    assert one_mtp.time_per_token < 0.85 * one.time
+
+
+def test_expert_tp_ratio_per_phase():
+    # DeepSeek-V3 expert (d 7168, f 2048), 8 x H100 bf16, 169 tokens (B* x k / E): memory-bound matmul
+    # (3 x 7168 x 2048 x 2 / 8 / 3.35e12 = 3.29 us) against a ring all-reduce of 169 x 7168 x 2 B
+    # (NCCL LL 3.6 + 14 x 0.47 us, nccl src/graph/tuning.cc; 450 GB/s)
+    mm = 3 * 7168 * 2048 * 2 / 8 / 3.35e12
+    ar = 3.6e-6 + 14 * 0.47e-6 + 2 * 7 / 8 * 169 * 7168 * 2 / 450e9
+    assert moe.expert_tp_ratio(DSV3, "H100", 8, 169) == pytest.approx(ar / mm)
+    assert moe.expert_tp_ratio(DSV3, "H100", 8, 169) == pytest.approx(5.96, abs=0.01)
+    # many tokens: compute-bound, and the transfer dominates the latency -> the bandwidth-only ratio
+    assert moe.expert_tp_ratio(DSV3, "H100", 8, 1e7) == pytest.approx(moe.tp_comm_ratio(DSV3, "H100", 8), rel=1e-3)
+    assert moe.expert_tp_ratio(DSV3, "H100", 1, 169) == 0
+    with pytest.raises(ValueError, match="tokens"):
+        moe.expert_tp_ratio(DSV3, "H100", 8, 0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(1, 1e6), st.sampled_from([2, 4, 8]))
+def test_expert_tp_ratio_never_below_bandwidth_share(tokens, tp):
+    # the latency only adds; the matmul phase is never shorter than its arithmetic
+    r = moe.expert_tp_ratio(DSV3, "H100", tp, tokens)
+    mm_compute = 6 * tokens * 7168 * 2048 / (tp * 989.4e12)
+    bw = 2 * (tp - 1) / tp * tokens * 7168 * 2 / 450e9
+    mm = max(mm_compute, 3 * 7168 * 2048 * 2 / (tp * 3.35e12))
+    assert r >= bw / mm * (1 - 1e-9)
 
 
 def test_bound_labels():
@@ -175,11 +232,11 @@ def test_comm_never_exposed_inside_one_nvlink_server():
 def test_comm_exposed_batch_across_two_servers(context):
     b = moe.comm_exposed_batch(DSV3, "H800", context, 16)
     assert np.isfinite(b) and b > 1
-    at = moe.moe_decode_step(DSV3, "H800", b, context, chips=16)
+    at = moe.moe_decode_step(DSV3, "H800", b, context, chips=16, overlap="full")   # a question of the ideal
     assert at.comm == pytest.approx(at.memory, rel=1e-6)
     assert at.comm > at.compute
-    assert moe.moe_decode_step(DSV3, "H800", b * 0.99, context, chips=16).comm_hidden
-    assert not moe.moe_decode_step(DSV3, "H800", b * 1.01, context, chips=16).comm_hidden
+    assert moe.moe_decode_step(DSV3, "H800", b * 0.99, context, chips=16, overlap="full").comm_hidden
+    assert not moe.moe_decode_step(DSV3, "H800", b * 1.01, context, chips=16, overlap="full").comm_hidden
 
 
 def test_comm_exposed_batch_vectorised():
@@ -350,7 +407,12 @@ def test_explorers_update_and_report():
     assert explore_moe.BENCH is explore_moe.BENCHES["moe_step"]
     built = {name: bench["factory"]() for name, bench in explore_moe.BENCHES.items()}
     # the defaults, as in the chapter: 16 x H800, fp8 with fp8 dispatch, 4,096 tokens of context
+    assert "Per phase the all-to-all always adds" in built["moe_step"].message.value
+    built["moe_step"].update(overlap="full")                               # the chapter's ideal
     assert "14,454" in built["moe_step"].message.value
+    built["moe_step"].update(rates="achievable")                           # no H800 measurement
+    assert "peak rates shown" in built["moe_step"].message.value
+    built["moe_step"].update(overlap="none", rates="peak")
     assert "Chips needed: <b>9</b>" in built["moe_fit"].message.value   # Kimi K2 fp8 on 8 x H200
     assert "does not fit" in built["moe_fit"].message.value
     assert "5,411" in built["moe_sparsity"].message.value                # DeepSeek-V3 on H100
@@ -359,7 +421,7 @@ def test_explorers_update_and_report():
         assert png[:8] == b"\x89PNG\r\n\x1a\n", name
         assert "Not possible" not in ex.message.value, name
     step = built["moe_step"]
-    step.update(chips=8, chip="H100 SXM", dtype="bf16", dispatch_dtype="bf16")
+    step.update(chips=8, chip="H100 SXM", dtype="bf16", dispatch_dtype="bf16", overlap="full")
     assert "stays hidden" in step.message.value
     step.update(chip="TPU v5e", dtype="fp8")          # no fp8 on v5e: a message, not a crash
     assert "Not possible" in step.message.value

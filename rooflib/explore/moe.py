@@ -1,7 +1,13 @@
 """Chapter 3 explorers: an MoE decode step with its all-to-all, optimal batch vs sparsity, and
-whether a model fits a scale-up domain."""
+whether a model fits a scale-up domain.
+
+The step explorer offers chapter 1's two controls: the step model (the lecture's ideal, where the
+all-to-all overlaps the rest and can hide, or the per-phase step, where attention, the matmuls and
+the all-to-all follow one another) and the rates (peak, or achievable: `rooflib.achievable`).
+"""
 from __future__ import annotations
 
+import functools
 import io
 
 import ipywidgets as widgets
@@ -11,6 +17,7 @@ from matplotlib.patches import Rectangle
 
 from .. import moe
 from .. import roofline as rf
+from ..achievable import achievable
 from ..hardware import CHIPS, hardware
 from ..kv import kv_bytes_per_token
 from ..models import MODELS, model
@@ -24,6 +31,10 @@ TIME_RANGE = (1e-5, 1e0)       # seconds per step
 RATE_RANGE = (1e0, 1e5)        # tokens per second per chip
 #: The all-to-all's line, next to the shared roofline styles.
 COMM_STYLE = dict(color=OKABE_ITO["sky"], linestyle=(0, (1, 1)), linewidth=2, label="all-to-all")
+#: Attention's own arithmetic: counted (and drawn) only in the per-phase step.
+ATTENTION_STYLE = dict(color=OKABE_ITO["purple"], linestyle=(0, (5, 1, 1, 1)), label="attention arithmetic")
+OVERLAPS = {"ideal": "full", "per phase": "none"}   # button label -> moe_decode_step(overlap=...)
+RATES = ("peak", "achievable")
 
 _STYLE = {"description_width": "120px"}
 _LAYOUT = widgets.Layout(width="300px")
@@ -38,6 +49,18 @@ def _int_slider(value, lo, hi, step, description):
                              style=_STYLE, layout=_LAYOUT, continuous_update=True)
 
 
+@functools.lru_cache(maxsize=None)
+def _rates(chip: str, rates: str):
+    """(hardware to compute with, note) for the chosen rates; peak where nothing was measured."""
+    h = hardware(chip)
+    if rates == "peak":
+        return h, ""
+    try:
+        return achievable(h), ""
+    except ValueError:
+        return h, f" No measured matmul rate for the {h.name}: peak rates shown."
+
+
 # ---- 1. step time vs batch, with and without the all-to-all ---------------------------------------
 
 class MoEStepExplorer(Explorer):
@@ -45,8 +68,9 @@ class MoEStepExplorer(Explorer):
         self.ax_t, self.ax_r = self.fig.subplots(1, 2)
         self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.95, wspace=0.28)
         self.lines = {k: self.ax_t.plot([1], [1], **STYLE[k])[0] for k in ("compute", "weights", "kv", "memory")}
+        self.lines["attention"] = self.ax_t.plot([1], [1], **ATTENTION_STYLE)[0]
         self.lines["comm"] = self.ax_t.plot([1], [1], **COMM_STYLE)[0]
-        self.lines["time"] = self.ax_t.plot([1], [1], **STYLE["time"])[0]
+        self.lines["time"] = self.ax_t.plot([1], [1], **{**STYLE["time"], "label": "step time"})[0]
         self.rate = self.ax_r.plot([1], [1], color=OKABE_ITO["black"], lw=2, label="with all-to-all")[0]
         self.rate_free = self.ax_r.plot([1], [1], color=OKABE_ITO["vermillion"], ls="--", lw=1.5,
                                         label="if the all-to-all were free")[0]
@@ -65,18 +89,20 @@ class MoEStepExplorer(Explorer):
         self.ax_r.legend(loc="upper left", fontsize=8)
         self.animated = [*self.exposed, *self.lines.values(), self.rate_free, self.rate]
 
-    def draw(self, chip, model_name, chips, context, dtype, dispatch_dtype):
-        m, h = model(model_name), hardware(chip)
+    def draw(self, chip, model_name, chips, context, dtype, dispatch_dtype, overlap="none", rates="peak"):
+        m = model(model_name)
+        h, note = _rates(hardware(chip).name, rates)
         context = min(context, m.context_length)
         step = moe.moe_decode_step(m, h, BATCHES, context, chips=chips, dtype=dtype,
-                                   dispatch_dtype=dispatch_dtype, combine_dtype="bf16")
+                                   dispatch_dtype=dispatch_dtype, combine_dtype="bf16", overlap=overlap)
         for k, line in self.lines.items():
-            line.set_data(BATCHES, getattr(step, k))
+            y = np.asarray(getattr(step, k), dtype=float)
+            line.set_data(BATCHES, np.where(y > 0, y, np.nan))   # a part not counted is not drawn
         per_chip = BATCHES / chips
         self.rate.set_data(BATCHES, per_chip / step.time)
         self.rate_free.set_data(BATCHES, per_chip / step.time_without_comm)
         b_exp = moe.comm_exposed_batch(m, h, context, chips, dtype=dtype, dispatch_dtype=dispatch_dtype,
-                                       combine_dtype="bf16")
+                                       combine_dtype="bf16") if overlap == "full" else BATCHES[-1] * 10
         for span in self.exposed:
             span.set_x(b_exp if np.isfinite(b_exp) else BATCHES[-1] * 10)
             span.set_width(BATCHES[-1] * 10)
@@ -85,20 +111,27 @@ class MoEStepExplorer(Explorer):
                  f"<b>{chips} chips span {int(np.ceil(chips / domain))} scale-up domains of {domain}</b>: "
                  f"traffic between them goes over 50 GB/s NICs")
         ratio = step.comm[0] / step.compute[0]
+        model_text = "ideal step (everything overlaps)" if overlap == "full" else \
+            "per-phase step (attention, matmuls, all-to-all in turn)"
         head = (f"<b>{m.name}</b> on {chips} x {h.name} ({where}), {dtype} weights, {context:,} tokens of "
-                f"context. All-to-all / compute = <b>{ratio:.2f}</b> at every batch.<br>")
-        if np.isfinite(b_exp):
+                f"context; {model_text}, {rates} rates.{note} All-to-all / compute = <b>{ratio:.2f}</b> at every batch.<br>")
+        if overlap == "none":
+            tail = (f"Per phase the all-to-all always adds: {step.comm[-1] / step.time[-1]:.0%} of the step "
+                    f"at B = 100,000.")
+        elif np.isfinite(b_exp):
             tail = (f"The all-to-all is the longest part of the step from B ≈ <b>{b_exp:,.0f}</b>: "
                     f"there it costs {1 - step.time_without_comm[-1] / step.time[-1]:.0%} of the throughput at B = 100,000.")
         else:
             tail = "The all-to-all stays hidden under compute or memory at every batch."
-        b_one = moe.moe_decode_step(m, h, 1, context, chips=chips, dtype=dtype)
+        b_one = moe.moe_decode_step(m, h, 1, context, chips=chips, dtype=dtype, overlap=overlap)
         return head + tail + f" Batch-1 latency floor: <b>{fmt_time(b_one.time)}</b>."
 
 
 def moe_step_explorer(chip="H800 SXM", model_name="DeepSeek-V3", chips=16, context=4096, dtype="fp8",
-                      dispatch_dtype="fp8"):
-    """Step time and throughput vs batch for an MoE with expert parallelism over `chips` chips."""
+                      dispatch_dtype="fp8", overlap="none", rates="peak"):
+    """Step time and throughput vs batch for an MoE with expert parallelism over `chips` chips,
+    in the ideal or the per-phase step model, at peak or achievable rates."""
+    buttons = {"description_width": "120px", "button_width": "86px"}
     controls = {
         "chip": _dropdown(list(CHIPS), hardware(chip).name, "chip"),
         "model_name": _dropdown(MOE_MODELS, model(model_name).name, "model"),
@@ -106,6 +139,14 @@ def moe_step_explorer(chip="H800 SXM", model_name="DeepSeek-V3", chips=16, conte
         "context": _int_slider(context, 0, 131072, 1024, "context (tokens)"),
         "dtype": _dropdown(["bf16", "fp8"], dtype, "weights / math"),
         "dispatch_dtype": _dropdown(["bf16", "fp8"], dispatch_dtype, "dispatch format"),
+        "overlap": widgets.ToggleButtons(options=list(OVERLAPS.items()), value=overlap, description="step model",
+                                         tooltips=["the lecture's single roofline: the all-to-all overlaps the rest",
+                                                   "attention, then the matmuls, then the all-to-all"],
+                                         style=buttons, layout=_LAYOUT),
+        "rates": widgets.ToggleButtons(options=list(RATES), value=rates, description="rates",
+                                       tooltips=["data-sheet peak FLOP/s and bandwidth",
+                                                 "best measured matmul, 90% of HBM, 82% of links"],
+                                       style=buttons, layout=_LAYOUT),
     }
     return MoEStepExplorer(controls)
 
@@ -241,7 +282,8 @@ BENCHES = {
     "moe_step": {
         "factory": moe_step_explorer,
         "updates": [dict(chips=c) for c in (8, 16, 32, 72)] + [dict(context=c) for c in (0, 8192, 65536)]
-        + [dict(chip=c) for c in ("H100 SXM", "GB200", "B200")] + [dict(model_name="Kimi K2")],
+        + [dict(chip=c) for c in ("H100 SXM", "GB200", "B200")] + [dict(model_name="Kimi K2")]
+        + [dict(overlap=o, rates=r) for o in ("full", "none") for r in RATES],
     },
     "moe_sparsity": {
         "factory": sparsity_explorer,

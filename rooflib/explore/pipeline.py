@@ -1,12 +1,17 @@
 """Chapter 4 explorers: memory per chip vs stages, a pipeline schedule and its bubble, decode
 latency vs stages. Every number comes from `rooflib.pipeline`; axes have fixed ranges so a slider
-move only redraws the data (see `Explorer.render`)."""
+move only redraws the data (see `Explorer.render`). The latency explorer offers chapter 1's two
+controls: the step model (the lecture's ideal, a stage as one big chip, or the per-phase step with
+the all-reduces among a stage's chips) and the rates (peak, or achievable: `rooflib.achievable`)."""
 from __future__ import annotations
+
+import functools
 
 import ipywidgets as widgets
 import numpy as np
 
 from .. import pipeline as pl
+from ..achievable import achievable
 from ..hardware import CHIPS, hardware
 from ..models import MODELS, model
 from ..plotting import OKABE_ITO, STYLE, log_axes
@@ -24,6 +29,20 @@ MICROBATCH_AXIS = np.arange(1, 65)  # micro-batches on the bubble panel
 
 _STYLE = {"description_width": "120px"}
 _LAYOUT = widgets.Layout(width="290px")
+OVERLAPS = {"ideal": "full", "per phase": "none"}   # button label -> decode_step(overlap=...)
+RATES = ("peak", "achievable")
+
+
+@functools.lru_cache(maxsize=None)
+def _rates(chip: str, rates: str):
+    """(hardware to compute with, note) for the chosen rates; peak where nothing was measured."""
+    h = hardware(chip)
+    if rates == "peak":
+        return h, ""
+    try:
+        return achievable(h), ""
+    except ValueError:
+        return h, f" No measured matmul rate for the {h.name}: peak rates shown."
 
 
 def _dropdown(options, value, description):
@@ -193,10 +212,10 @@ class DecodeLatencyExplorer(Explorer):
         self.lat = self.ax_t.plot([1], [1], **{**STYLE["time"], "label": "time per token, pipelined"})[0]
         self.work = self.ax_t.plot([1], [1], **{**STYLE["memory"], "label": "compute & memory (all stages)"})[0]
         self.hops = self.ax_t.plot([1], [1], color=OKABE_ITO["vermillion"], ls="--", label="network hops")[0]
-        self.big = self.ax_t.plot([1], [1], color=OKABE_ITO["green"], ls="-.", label="one domain of P × C chips")[0]
+        self.big = self.ax_t.plot([1], [1], color=OKABE_ITO["green"], ls="-.", label="one TP group of P × C chips")[0]
         self.rate = self.ax_r.plot([1], [1], color=OKABE_ITO["black"], lw=2, label="pipelined, P micro-batches")[0]
         self.rate1 = self.ax_r.plot([1], [1], color=OKABE_ITO["blue"], ls="--", label="pipelined, P + 1 micro-batches")[0]
-        self.rate_big = self.ax_r.plot([1], [1], color=OKABE_ITO["green"], ls="-.", label="one domain of P × C chips")[0]
+        self.rate_big = self.ax_r.plot([1], [1], color=OKABE_ITO["green"], ls="-.", label="one TP group of P × C chips")[0]
         self.marks = [ax.axvline(1, color=OKABE_ITO["purple"], lw=1, ls=":") for ax in (self.ax_t, self.ax_r)]
         self.nofit = [ax.axvspan(0.5, 1, color="0.5", alpha=0.25, lw=0, label="does not fit")
                       for ax in (self.ax_t, self.ax_r)]
@@ -214,21 +233,23 @@ class DecodeLatencyExplorer(Explorer):
         self.animated = [*self.nofit, self.work, self.hops, self.big, self.lat, self.rate, self.rate1,
                          self.rate_big, *self.marks]
 
-    def draw(self, chip, model_name, context, batch, chips_per_stage, stages, latency_us, nic_gbps):
-        m, h = model(model_name), hardware(chip)
+    def draw(self, chip, model_name, context, batch, chips_per_stage, stages, latency_us, nic_gbps,
+             overlap="none", rates="peak"):
+        m = model(model_name)
+        h, note = _rates(hardware(chip).name, rates)
         p = LATENCY_STAGES[LATENCY_STAGES <= m.n_layers]
         bw = nic_gbps * 1e9 / 8
         lat = latency_us * 1e-6
-        d = pl.pipeline_decode(m, h, batch, context, p, chips_per_stage, bandwidth=bw, latency=lat)
+        d = pl.pipeline_decode(m, h, batch, context, p, chips_per_stage, bandwidth=bw, latency=lat, overlap=overlap)
         d1 = pl.pipeline_decode(m, h, batch, context, p, chips_per_stage, in_flight=p + 1, bandwidth=bw,
-                                latency=lat)
+                                latency=lat, overlap=overlap)
         stage = pl.stage_hardware(h, chips_per_stage)
         c, units = stage.chips, stage.chips // h.chips  # physical chips, and catalog entries, per stage
         work = np.broadcast_to(d.step.time, p.shape)
         self.lat.set_data(p, d.token_latency)
         self.work.set_data(p, work)
         self.hops.set_data(p, np.where(p > 1, d.hops, np.nan))
-        big = decode_step(m, h, p * batch, context, chips=p * units, overlap="full")
+        big = decode_step(m, h, p * batch, context, chips=p * units, overlap=overlap)
         self.big.set_data(p, big.time)
         self.rate.set_data(p, d.tokens_per_second / (p * c))
         self.rate1.set_data(p, d1.tokens_per_second / (p * c))
@@ -242,17 +263,24 @@ class DecodeLatencyExplorer(Explorer):
             return f"{m.name} has only {m.n_layers} layers: at most {m.n_layers} stages."
         i = int(stages) - 1
         fit = "" if stages >= p_min else " <b>(does not fit in HBM)</b>"
-        return (f"<b>{m.name}</b>, micro-batches of {batch} × {context:,} tokens, stages of {c} × {h.name}, "
+        model_text = "ideal step (a stage as one big chip)" if overlap == "full" else \
+            "per-phase step (with the all-reduces among a stage's chips)"
+        return (f"{model_text}, {rates} rates.{note}<br>"
+                f"<b>{m.name}</b>, micro-batches of {batch} × {context:,} tokens, stages of {c} × {h.name}, "
                 f"P = <b>{stages}</b>{fit}: {fmt_time(d.token_latency[i])} per token, of which "
                 f"{fmt_time(d.hops[i])} on the network ({d.hop_overhead[i]:.2%} added; one hop "
-                f"{fmt_time(np.asarray(d.hop).flat[0])}). One domain of {stages * c} chips would take "
+                f"{fmt_time(np.asarray(d.hop).flat[0])}). The same {stages * c} chips as one tensor-parallel "
+                f"group would take "
                 f"{fmt_time(big.time[i])}. Fewest stages that fit: "
                 f"{'none' if not np.isfinite(p_min) else f'{p_min:.0f}'}.")
 
 
 def decode_latency_explorer(chip="H100 SXM", model_name="Llama 3.1 405B", context=8192, batch=16,
-                            chips_per_stage=8, stages=2, latency_us=5.0, nic_gbps=400):
-    """Time per token and throughput per chip vs stages, with the network hops shown apart."""
+                            chips_per_stage=8, stages=2, latency_us=5.0, nic_gbps=400, overlap="none",
+                            rates="peak"):
+    """Time per token and throughput per chip vs stages, with the network hops shown apart, in the
+    ideal or the per-phase step model, at peak or achievable rates."""
+    buttons = {"description_width": "120px", "button_width": "80px"}
     controls = {
         "chip": _dropdown(list(CHIPS), hardware(chip).name, "chip"),
         "model_name": _dropdown(list(MODELS), model(model_name).name, "model"),
@@ -263,6 +291,14 @@ def decode_latency_explorer(chip="H100 SXM", model_name="Llama 3.1 405B", contex
         "latency_us": widgets.FloatSlider(value=latency_us, min=1, max=50, step=1, description="hop latency (µs)",
                                           style=_STYLE, layout=_LAYOUT),
         "nic_gbps": _int_slider(nic_gbps, 100, 1600, "NIC per GPU (Gb/s)", step=100),
+        "overlap": widgets.ToggleButtons(options=list(OVERLAPS.items()), value=overlap, description="step model",
+                                         tooltips=["the lecture's single roofline: a stage as one big chip",
+                                                   "attention, then the matmuls, then the all-reduces"],
+                                         style=buttons, layout=_LAYOUT),
+        "rates": widgets.ToggleButtons(options=list(RATES), value=rates, description="rates",
+                                       tooltips=["data-sheet peak FLOP/s and bandwidth",
+                                                 "best measured matmul, 90% of HBM, 82% of links"],
+                                       style=buttons, layout=_LAYOUT),
     }
     return DecodeLatencyExplorer(controls)
 
@@ -282,7 +318,8 @@ BENCHES = {
     "decode_latency": {
         "factory": decode_latency_explorer,
         "updates": [dict(stages=s) for s in (1, 4, 16)] + [dict(batch=b) for b in (1, 64, 512)]
-        + [dict(latency_us=x) for x in (2.0, 20.0)] + [dict(model_name="DeepSeek-V3")],
+        + [dict(latency_us=x) for x in (2.0, 20.0)] + [dict(model_name="DeepSeek-V3")]
+        + [dict(overlap=o, rates=r) for o in ("full", "none") for r in RATES],
     },
 }
 BENCH = BENCHES["stage_memory"]

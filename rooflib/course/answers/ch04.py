@@ -195,19 +195,23 @@ THRESHOLD = {"model": ["Llama 3.1 405B", "DeepSeek-V3", "Kimi K2", "Mixtral 8x7B
 
 
 def _threshold_hints(v):
-    return [(1.5, "That is the DECODE optimal batch B*. Training does 6 FLOPs per parameter per "
-                  "token (2 forward + 4 backward) and reads the weights twice (forward and "
-                  "backward): 3 FLOPs per parameter per read, not 2."),
-            (0.5, "The backward pass reads the weights again: two reads per micro-batch."),
+    return [(0.5, "That is the DECODE optimal batch B*. Training does 6 FLOPs per parameter per "
+                  "token (2 forward + 4 backward) and, per micro-batch, reads the weights twice and "
+                  "reads and writes the fp32 gradient buffer: 12 bytes per parameter in bf16."),
+            (1 / 3, "You counted the weight reads only. Each micro-batch also adds its gradient into "
+                    "the fp32 accumulation buffer: 4 bytes read and 4 written per parameter."),
+            (2 / 3, "The gradient buffer is fp32: 4 bytes read plus 4 written per parameter, 8 in all."),
+            (10 / 12, "The backward pass reads the weights again: two reads per micro-batch."),
             (1 / model(v["model"]).sparsity,
-             "Total vs active: the arithmetic uses the ACTIVE parameters, the reads cover ALL of them.")]
+             "Total vs active: the arithmetic uses the ACTIVE parameters, the traffic covers ALL of them.")]
 
 
 register(
     "04.5", lambda v: pl.min_microbatch_tokens(v["model"], v["chip"]), rel=0.03, unit="tokens",
     variants=THRESHOLD, hints=_threshold_hints,
     question="Tokens a training micro-batch needs (bf16) for a stage's arithmetic (6 FLOPs per "
-             "active parameter per token) to take as long as reading its weights twice.")
+             "active parameter per token) to take as long as its memory traffic: reading its "
+             "weights twice and reading and writing the fp32 gradient buffer (8 bytes per parameter).")
 
 # ---- 04.6: Llama 3's pipeline -------------------------------------------------------------------
 # The first setup is Llama 3 405B's published pre-training step (arXiv:2407.21783, Table 4): 16M
