@@ -1,4 +1,4 @@
-"""Training compute, compute-optimal scaling, and the lifetime cost of a model.
+"""Training compute and compute-optimal scaling.
 
 Where the 6 in "6 N D" comes from. A linear layer with weight matrix W (d_in x d_out) maps a batch
 of T token vectors X (T x d_in) to Y = X W: T * d_in * d_out multiply-adds, 2 FLOPs each, so
@@ -8,19 +8,23 @@ of T token vectors X (T x d_in) to Y = X W: T * d_in * d_out multiply-adds, 2 FL
 * dW = X^T dY, the gradient with respect to the weights, used by the optimiser.
 
 Forward 2 + backward 4 = 6 FLOPs per parameter per token, so training N parameters on D tokens
-costs about 6 N D FLOPs (attention's score products and the optimiser's per-step update are left
-out: the first is small at moderate context, the second is paid per step, not per token).
-Inference needs only the forward pass: 2 N_active FLOPs per generated token.
+costs about 6 N D FLOPs. Left out: the optimiser's update (paid per step, not per token) and
+attention's score products, which have no weights. PaLM (Chowdhery et al. 2022, arXiv:2204.02311,
+appendix B) adds them back: 6 N + 12 L H Q S per token for L layers of H heads of size Q at
+sequence length S (`training_flops_per_token`); at 4K-8K tokens that is 8 % (Llama 3.1 405B) to
+28 % (DeepSeek-V3's 128-head MLA) more. Inference needs only the forward pass: 2 N_active FLOPs
+per generated token (plus attention, `attention.attention_flops`).
 
-Then three questions, each one function here:
+Then two questions, each answered here:
 
 * How long, and at what efficiency? `training_time` and `implied_mfu` turn 6 N D into wall-clock
   time on a cluster, or a published GPU-hour count into the MFU it implies.
 * What is compute-optimal? `chinchilla_optimal` (C = 6 N D with D = r N, r ~ 20 tokens per
   parameter) and the parametric loss fits L(N, D) = E + A / N^alpha + B / D^beta (`LossFit`).
-* What does a model cost over its whole life? `lifetime_compute` adds pretraining, RL and serving,
-  each at its own MFU; `lifetime_optimum` finds the model size that minimises that sum at a fixed
-  loss, and `balanced_pretraining_tokens` is the rule of thumb (pretraining = everything after).
+  The ratio r is a FITTED, data-dependent number: about 20 for Chinchilla's data, about 41 at
+  3.8e25 FLOPs in Llama 3's own fit (402B parameters on 16.55T tokens, arXiv:2407.21783 §3.2.1).
+
+What a model costs over its whole life (pretraining + RL + serving) is `rooflib.lifetime`.
 
 SI units throughout: FLOP, seconds (chip-seconds for cluster time), tokens, parameters.
 """
@@ -30,10 +34,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .attention import attention_flops_per_position
 from .errors import as_array, fraction, non_negative, positive, scalar_or_array
 from .hardware import hardware as lookup_hardware
 from .models import Model, model as lookup_model
-from .solve import bisect
 from .units import DAY, HOUR, MONTH, YEAR  # noqa: F401  (DAY, MONTH, YEAR: chapter 5 reads them here)
 
 #: Hoffmann et al. 2022 ("Chinchilla", arXiv:2203.15556), Table 3: compute-optimal training uses
@@ -56,6 +60,10 @@ CHINCHILLA_TABLE3 = (
 CHINCHILLA_TABLE3_SOURCE = ("Hoffmann et al. 2022, 'Training Compute-Optimal Large Language Models', "
                             "arXiv:2203.15556, Table 3")
 
+#: Llama 3's own scaling-law fit (arXiv:2407.21783, section 3.2.1): extrapolated to 3.8e25 FLOPs it
+#: "suggests training a 402B parameter model on 16.55T tokens", about 41 tokens per parameter.
+LLAMA3_OPTIMUM = (402e9, 16.55e12, 3.8e25)
+
 
 # ---- 6 N D ------------------------------------------------------------------------------------
 def chinchilla_tokens(params):
@@ -71,6 +79,32 @@ def training_flops(params, tokens):
 def inference_flops_per_token(active_params):
     """Decode FLOPs per generated token = 2 N_active."""
     return scalar_or_array(2.0 * positive("active_params", active_params))
+
+
+def attention_training_flops_per_token(model, seq_len, *, causal: bool = False):
+    """Attention's FLOPs per TRAINING token at sequence length S: 3 x S x a (forward + 2 x backward).
+
+    a = `attention.attention_flops_per_position(model, "prefill")`: FLOPs of one query against one
+    key, all layers (4 H Q per layer for MHA/GQA, so 3 S a = 12 L H Q S: PaLM's term,
+    arXiv:2204.02311 appendix B, which counts the full S x S square). `causal=True` counts the
+    (S + 1) / 2 keys a causal kernel really visits on average. Example: Llama 3.1 405B at 8,192
+    tokens: 12 x 126 x 128 x 128 x 8192 = 2.03e11 FLOPs, 8 % of its 6 N = 2.43e12.
+    """
+    m = lookup_model(model)
+    s = positive("seq_len", seq_len)
+    keys = (s + 1.0) / 2.0 if causal else s
+    return scalar_or_array(3.0 * keys * attention_flops_per_position(m, "prefill"))
+
+
+def training_flops_per_token(model, seq_len, *, causal: bool = False):
+    """PaLM's model FLOPs per training token: 6 N_active + attention (`attention_training_flops_per_token`).
+
+    Example: DeepSeek-V3 (MLA, 128 heads of 128 + 64 query/key and 128 value dims, 61 layers) at
+    its 4,096-token pretraining length: 6 x 36.6e9 + 3 x 4096 x 5.0e6 = 2.2e11 + 6.1e10 FLOPs.
+    """
+    m = lookup_model(model)
+    return scalar_or_array(6.0 * m.active_params
+                           + np.asarray(attention_training_flops_per_token(m, seq_len, causal=causal)))
 
 
 @dataclass(frozen=True)
@@ -123,8 +157,11 @@ def training_chip_hours(params, tokens, hw, mfu, *, dtype: str = "bf16"):
     return scalar_or_array(np.asarray(training_time(params, tokens, hw, 1, mfu, dtype=dtype)) / HOUR)
 
 
-def implied_mfu(params, tokens, gpu_hours, hw, *, dtype: str = "bf16"):
-    """The MFU a published training run implies: 6 N D / (GPU-hours x 3600 x F).
+def implied_mfu(params, tokens, gpu_hours, hw, *, dtype: str = "bf16", attention_flops=0.0):
+    """The MFU a published training run implies: (6 N + A) D / (GPU-hours x 3600 x F).
+
+    A: attention FLOPs per training token, 0 for the usual 6 N D convention; PaLM's definition
+    counts them (`attention_training_flops_per_token`).
 
     Everything the GPU-hours paid for (restarts, evaluation, idle time) counts against it, so
     it is an end-to-end efficiency, usually below the per-step MFU a paper reports. A value
@@ -132,10 +169,11 @@ def implied_mfu(params, tokens, gpu_hours, hw, *, dtype: str = "bf16"):
     instead of active parameters. Example: DeepSeek-V3, 37B active, 14.8T tokens, 2.664M
     H800-hours: 3.29e24 / (2.664e6 x 3600 x 989.4e12) = 0.346 of the bf16 peak.
     """
-    flops = training_flops(params, tokens)
+    flops = np.asarray(training_flops(params, tokens))
+    flops = flops * (1.0 + non_negative("attention_flops", attention_flops) / (6.0 * np.asarray(params)))
     hours = positive("gpu_hours", gpu_hours)
     f = lookup_hardware(hw).flops_for(dtype)
-    return scalar_or_array(np.asarray(flops) / (hours * HOUR * f))
+    return scalar_or_array(flops / (hours * HOUR * f))
 
 
 # ---- compute-optimal size: Chinchilla -----------------------------------------------------------
@@ -151,9 +189,14 @@ def chinchilla_optimal(flops, *, tokens_per_param=CHINCHILLA_TOKENS_PER_PARAM):
     return scalar_or_array(n), scalar_or_array(r * n)
 
 
-def overtraining_factor(params, tokens):
-    """How many times past Chinchilla a model is trained: D / (20 N)."""
-    return scalar_or_array(positive("tokens", tokens) / np.asarray(chinchilla_tokens(params)))
+def overtraining_factor(params, tokens, *, tokens_per_param=CHINCHILLA_TOKENS_PER_PARAM):
+    """How many times past compute-optimal a model is trained: D / (r N), r = 20 (Chinchilla).
+
+    r is a fitted, data-dependent number: with Llama 3's fit (r ~ 41 at 3.8e25 FLOPs,
+    `LLAMA3_OPTIMUM`) the same model is about half as far past its optimum.
+    """
+    r = positive("tokens_per_param", tokens_per_param)
+    return scalar_or_array(positive("tokens", tokens) / (r * positive("params", params)))
 
 
 @dataclass(frozen=True)
@@ -251,137 +294,6 @@ HOFFMANN_2022 = LossFit(
 BESIROGLU_2024 = LossFit(
     name="Besiroglu et al. 2024", E=1.8172, A=482.01, B=2085.43, alpha=0.3478, beta=0.3658,
     source="Besiroglu et al. 2024, arXiv:2404.10102 (replication of Hoffmann et al. Approach 3)")
-
-
-# ---- lifetime compute: pretraining + RL + serving -----------------------------------------------
-@dataclass(frozen=True)
-class Lifetime:
-    """Chip-seconds a model consumes in its life, by stage (floats, or arrays for array input).
-
-    Each stage is its useful FLOPs divided by (chip FLOP/s x the MFU that stage achieves):
-    pretraining 6 N D; RL 2 N per rollout token generated plus 6 N per token trained on;
-    inference 2 N per token, decode at the decode MFU and prefill at the prefill MFU.
-    """
-
-    pretraining: object
-    rl: object
-    inference: object
-
-    @property
-    def total(self):
-        return scalar_or_array(np.asarray(self.pretraining) + np.asarray(self.rl) + np.asarray(self.inference))
-
-    @property
-    def shares(self) -> dict:
-        """Fraction of the total spent in each stage."""
-        t = np.asarray(self.total)
-        return {k: scalar_or_array(np.asarray(getattr(self, k)) / t) for k in ("pretraining", "rl", "inference")}
-
-    def chip_hours(self):
-        """The total in chip-hours (the unit labs publish)."""
-        return scalar_or_array(np.asarray(self.total) / HOUR)
-
-
-def _serving_mfus(train_mfu, decode_mfu, prefill_mfu):
-    mt = fraction("train_mfu", train_mfu)
-    md = fraction("decode_mfu", decode_mfu)
-    mp = mt if prefill_mfu is None else fraction("prefill_mfu", prefill_mfu)
-    return mt, md, mp
-
-
-def _serving_flops_per_param(inference_tokens, rl_tokens, prefill_tokens, mt, md, mp):
-    """(RL, inference) peak-FLOPs consumed per parameter: what multiplies N in each term."""
-    t = non_negative("inference_tokens", inference_tokens)
-    r = non_negative("rl_tokens", rl_tokens)
-    p = non_negative("prefill_tokens", prefill_tokens)
-    return r * (2.0 / md + 6.0 / mt), 2.0 * t / md + 2.0 * p / mp
-
-
-def lifetime_compute(active_params, pretraining_tokens, inference_tokens, hw, *, train_mfu, decode_mfu,
-                     rl_tokens=0.0, prefill_tokens=0.0, prefill_mfu=None, dtype: str = "bf16") -> Lifetime:
-    """Chip-seconds of a model's whole life on chips `hw`, split into pretraining, RL and inference.
-
-        pretraining = 6 N D / (F MFU_train)
-        rl          = R (2 N / MFU_decode + 6 N / MFU_train) / F   (R rollout tokens, each generated then trained on)
-        inference   = (2 N T / MFU_decode + 2 N P / MFU_prefill) / F
-
-    N active parameters, D pretraining tokens, T generated (decoded) tokens served, P prompt
-    tokens prefilled (default MFU: the training MFU, since prefill is compute-bound like training).
-    Decode runs at a low MFU (chapter 1: `decode_step(...).mfu`), which is why each served token
-    costs more chip time than its 2 N FLOPs suggest.
-    """
-    n = positive("active_params", active_params)
-    d = positive("pretraining_tokens", pretraining_tokens)
-    f = lookup_hardware(hw).flops_for(dtype)
-    mt, md, mp = _serving_mfus(train_mfu, decode_mfu, prefill_mfu)
-    rl_per_n, inf_per_n = _serving_flops_per_param(inference_tokens, rl_tokens, prefill_tokens, mt, md, mp)
-    return Lifetime(pretraining=scalar_or_array(6.0 * n * d / (mt * f)),
-                    rl=scalar_or_array(n * rl_per_n / f), inference=scalar_or_array(n * inf_per_n / f))
-
-
-def balanced_pretraining_tokens(inference_tokens, *, train_mfu, decode_mfu, rl_tokens=0.0,
-                                prefill_tokens=0.0, prefill_mfu=None):
-    """Pretraining tokens D that make pretraining cost as much chip time as everything after it.
-
-    6 N D / MFU_train = RL + inference; N cancels: D = MFU_train / 6 x (RL + inference per parameter).
-    Decode only: D = T MFU_train / (3 MFU_decode). With MFU_train = 0.35 and MFU_decode = 0.25, a
-    model that will generate 100T tokens should be pretrained on about 47T.
-    """
-    mt, md, mp = _serving_mfus(train_mfu, decode_mfu, prefill_mfu)
-    rl_per_n, inf_per_n = _serving_flops_per_param(inference_tokens, rl_tokens, prefill_tokens, mt, md, mp)
-    return scalar_or_array(mt / 6.0 * (rl_per_n + inf_per_n))
-
-
-@dataclass(frozen=True)
-class LifetimeOptimum:
-    """The model size and pretraining tokens that minimise lifetime chip time at a fixed loss."""
-
-    params: object
-    tokens: object
-    cost: Lifetime
-    elasticity: object  # = (RL + inference) / pretraining at the optimum
-
-    @property
-    def overtraining(self):
-        """D / (20 N): how far past Chinchilla's 20 tokens per parameter the optimum trains."""
-        return overtraining_factor(self.params, self.tokens)
-
-
-def lifetime_optimum(loss, inference_tokens, hw="H100", *, train_mfu, decode_mfu, rl_tokens=0.0,
-                     prefill_tokens=0.0, prefill_mfu=None, dtype: str = "bf16",
-                     fit: LossFit = BESIROGLU_2024) -> LifetimeOptimum:
-    """Model size N (and tokens D = D(N) on the iso-loss curve) minimising lifetime chip time.
-
-    Along the curve L(N, D) = loss, pretraining cost 6 N D(N) rises as N shrinks while RL and
-    serving costs fall in proportion to N. Setting d(total)/d(ln N) = 0 gives
-
-        RL + inference = s(N) x pretraining,   s = elasticity of pretraining cost w.r.t. N,
-
-    so the optimum spends on serving s times what it spends on pretraining; s = 1 is the
-    "equal split" rule of thumb. Solved by bisection on ln N between the smallest model that can
-    reach the loss and the compute-optimal point (where s = 0). Vectorised over every argument.
-    """
-    lo = fit._loss(loss)
-    mt, md, mp = _serving_mfus(train_mfu, decode_mfu, prefill_mfu)
-    rl_per_n, inf_per_n = _serving_flops_per_param(inference_tokens, rl_tokens, prefill_tokens, mt, md, mp)
-    after = np.asarray(rl_per_n + inf_per_n, dtype=float)   # RL + inference, per parameter
-    lo, after = np.broadcast_arrays(lo, after)
-    n_hi = np.log(np.asarray(fit.isoloss_optimum(lo)[0], dtype=float))
-    n_lo = np.log(np.asarray(fit.min_params(lo), dtype=float)) + 1e-9
-
-    def slope(log_n):
-        # d(total)/d(ln N) / N = after - s x 6 D / MFU_train: negative left of the optimum
-        n = np.exp(log_n)
-        d = fit._tokens(n, lo)
-        return after - fit._elasticity(n, d) * 6.0 * d / mt
-
-    n = np.exp(bisect(slope, n_lo, n_hi, iters=64))  # the bracket (< 10 wide) shrinks by 2^-64
-    d = np.asarray(fit.tokens_for_loss(n, lo), dtype=float)
-    cost = lifetime_compute(n, d, inference_tokens, hw, train_mfu=train_mfu, decode_mfu=decode_mfu,
-                            rl_tokens=rl_tokens, prefill_tokens=prefill_tokens, prefill_mfu=prefill_mfu,
-                            dtype=dtype)
-    return LifetimeOptimum(params=scalar_or_array(n), tokens=scalar_or_array(d), cost=cost,
-                           elasticity=fit.elasticity(n, d))
 
 
 # ---- a model of another size, for "what would it cost to serve?" ---------------------------------

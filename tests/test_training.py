@@ -1,4 +1,4 @@
-"""training.py: 6 N D, implied MFU, Chinchilla's Table 3, the loss fits, and the lifetime optimum."""
+"""training.py: 6 N D (+ attention), implied MFU, Chinchilla's Table 3 and the loss fits."""
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -182,78 +182,52 @@ def test_elasticity_is_the_log_slope_of_training_compute():
     assert fit.elasticity(n, fit.tokens_for_loss(n, loss)) == pytest.approx(-slope, rel=1e-6)
 
 
-# ---- lifetime ------------------------------------------------------------------------------------
-MFU = dict(train_mfu=0.35, decode_mfu=0.25)
+# ---- attention in 6ND: PaLM's 6N + 12 L H Q S -------------------------------------------------------
+def test_palm_attention_term_by_hand():
+    # Chowdhery et al. 2022 (PaLM), arXiv:2204.02311 appendix B: 6N + 12 L H Q T FLOPs per token,
+    # full (not causal) attention. Llama 3.1 405B: 126 layers, 128 heads of 128 (config.json).
+    m = rl.model("Llama 3.1 405B")
+    a = tr.attention_training_flops_per_token(m, 8192)
+    assert a == pytest.approx(12 * 126 * 128 * 128 * 8192)
+    assert tr.training_flops_per_token(m, 8192) == pytest.approx(6 * m.active_params + a)
+    assert 0.08 < a / (6 * m.active_params) < 0.09                 # +8 % at the 8K pretraining length
+    assert tr.attention_training_flops_per_token(m, 8192, causal=True) == pytest.approx(a * 8193 / 2 / 8192)
 
 
-def test_lifetime_compute_by_hand():
-    n, d, t, r, p = 70e9, 15e12, 1e14, 1e12, 3e14
-    life = tr.lifetime_compute(n, d, t, "H100", rl_tokens=r, prefill_tokens=p, prefill_mfu=0.5, **MFU)
-    assert life.pretraining == pytest.approx(6 * n * d / (0.35 * H100_BF16))
-    assert life.rl == pytest.approx(r * (2 * n / 0.25 + 6 * n / 0.35) / H100_BF16)
-    assert life.inference == pytest.approx((2 * n * t / 0.25 + 2 * n * p / 0.5) / H100_BF16)
-    assert life.total == pytest.approx(life.pretraining + life.rl + life.inference)
-    assert sum(life.shares.values()) == pytest.approx(1.0)
-    assert life.chip_hours() == pytest.approx(life.total / 3600)
-    # prefill defaults to the training MFU (both compute-bound)
-    a = tr.lifetime_compute(n, d, 0, "H100", prefill_tokens=p, **MFU)
-    assert a.inference == pytest.approx(2 * n * p / 0.35 / H100_BF16)
+def test_mla_training_attention_is_large():
+    # DeepSeek-V3 (config.json): 61 layers, 128 heads, q/k 128 + 64 dims, v 128; 4K pretraining
+    # sequences (arXiv:2412.19437, section 4.2)
+    m = rl.model("DeepSeek-V3")
+    a = tr.attention_training_flops_per_token(m, 4096)
+    assert a == pytest.approx(3 * 4096 * 61 * 2 * 128 * (128 + 64 + 128))
+    assert 0.27 < a / (6 * m.active_params) < 0.29
 
 
-def test_balanced_tokens_equalise_pretraining_and_serving():
-    t = 1e14
-    d = tr.balanced_pretraining_tokens(t, **MFU)
-    assert d == pytest.approx(t * 0.35 / (3 * 0.25))
-    life = tr.lifetime_compute(123e9, d, t, "H100", rl_tokens=0, **MFU)
-    assert life.pretraining == pytest.approx(life.inference)
-    d2 = tr.balanced_pretraining_tokens(t, rl_tokens=2e12, prefill_tokens=5e13, **MFU)
-    life2 = tr.lifetime_compute(7e9, d2, t, "H100", rl_tokens=2e12, prefill_tokens=5e13, **MFU)
-    assert life2.pretraining == pytest.approx(life2.rl + life2.inference)
-
-
-@pytest.mark.parametrize("served, rl_tokens", [(0.0, 0.0), (1e12, 0.0), (1e14, 1e12), (3e15, 0.0)])
-def test_lifetime_optimum_matches_brute_force(served, rl_tokens):
-    fit = tr.BESIROGLU_2024
-    loss = fit.loss(70e9, 1.4e12)
-    opt = tr.lifetime_optimum(loss, served, rl_tokens=rl_tokens, **MFU)
-    n = np.geomspace(fit.min_params(loss) * 1.0001, fit.isoloss_optimum(loss)[0] * 1.5, 200_001)
-    total = tr.lifetime_compute(n, fit.tokens_for_loss(n, loss), served, "H100", rl_tokens=rl_tokens, **MFU).total
-    assert opt.params == pytest.approx(n[np.argmin(total)], rel=1e-3)
-    assert opt.cost.total == pytest.approx(total.min(), rel=1e-6)
-    assert fit.loss(opt.params, opt.tokens) == pytest.approx(loss)
-    # the optimality condition: RL + inference = s x pretraining
-    c = opt.cost
-    assert c.rl + c.inference == pytest.approx(opt.elasticity * c.pretraining, rel=1e-6, abs=1e-9 * c.total)
-
-
-def test_lifetime_optimum_without_serving_is_compute_optimal():
-    fit = tr.HOFFMANN_2022
-    loss = fit.loss(1e10, 3e11)
-    opt = tr.lifetime_optimum(loss, 0.0, fit=fit, **MFU)
-    assert opt.params == pytest.approx(fit.isoloss_optimum(loss)[0], rel=1e-9)
-
-
-def test_lifetime_optimum_vectorised():
-    loss = tr.BESIROGLU_2024.loss(70e9, 1.4e12)
-    served = np.array([1e12, 1e13, 1e14, 1e15])
-    opt = tr.lifetime_optimum(loss, served, **MFU)
-    assert np.shape(opt.params) == (4,)
-    one = tr.lifetime_optimum(loss, 1e14, **MFU)
-    assert opt.params[2] == pytest.approx(one.params)
-    # more serving: a smaller model trained further past Chinchilla, and serving's share rises
-    assert np.all(np.diff(opt.params) < 0) and np.all(np.diff(opt.overtraining) > 0)
-    assert np.all(np.diff(opt.cost.shares["inference"]) > 0)
+def test_implied_mfu_with_attention():
+    a = tr.attention_training_flops_per_token("DeepSeek-V3", 4096)
+    base = tr.implied_mfu(37e9, 14.8e12, 2.664e6, "H800")
+    assert tr.implied_mfu(37e9, 14.8e12, 2.664e6, "H800", attention_flops=a) == pytest.approx(base * (1 + a / 222e9))
+    with pytest.raises(ValueError, match="attention_flops"):
+        tr.implied_mfu(37e9, 14.8e12, 2.664e6, "H800", attention_flops=-1)
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.floats(1e9, 1e12), st.floats(1e10, 1e16), st.floats(1.5, 10), st.floats(0.05, 0.6), st.floats(0.05, 0.6))
-def test_more_serving_never_means_a_bigger_model(quality, served, more, mt, md):
-    fit = tr.BESIROGLU_2024
-    loss = fit.loss(quality, 20 * quality)
-    opt = tr.lifetime_optimum(loss, np.array([served, served * more]), train_mfu=mt, decode_mfu=md)
-    assert opt.params[1] <= opt.params[0] * (1 + 1e-9)
-    nc = fit.isoloss_optimum(loss)[0]
-    assert np.all(opt.params <= nc * (1 + 1e-9)) and np.all(opt.params > fit.min_params(loss))
+@given(st.floats(64, 1e6), st.floats(1.01, 10))
+def test_attention_grows_linearly_with_sequence(s, k):
+    a1, a2 = (tr.attention_training_flops_per_token("Llama 3.1 70B", x) for x in (s, s * k))
+    assert a2 == pytest.approx(a1 * k)
+    arr = tr.attention_training_flops_per_token("Llama 3.1 70B", np.array([s, s * k]))
+    assert arr[1] == pytest.approx(a2)
+
+
+def test_overtraining_factor_depends_on_the_fitted_ratio():
+    # Llama 3 paper (arXiv:2407.21783, section 3.2.1): 402B parameters on 16.55T tokens at 3.8e25 FLOPs
+    n, d, c = tr.LLAMA3_OPTIMUM
+    assert d / n == pytest.approx(41.2, abs=0.05)
+    assert 6 * n * d == pytest.approx(c, rel=0.06)        # their budget is not exactly 6ND either
+    k20 = tr.overtraining_factor(100e9, 259.2e12)
+    assert k20 == pytest.approx(129.6)                   # the lecture's example: ~130x past Chinchilla
+    assert tr.overtraining_factor(100e9, 259.2e12, tokens_per_param=d / n) == pytest.approx(k20 * 20 / (d / n))
 
 
 # ---- a model of another depth --------------------------------------------------------------------
@@ -280,10 +254,6 @@ def test_resize_layers():
     (lambda: tr.chinchilla_optimal(-1), "flops"),
     (lambda: tr.chinchilla_optimal(1e20, tokens_per_param=0), "tokens_per_param"),
     (lambda: tr.HOFFMANN_2022.tokens_for_loss(1e9, 1.5), "irreducible"),
-    (lambda: tr.lifetime_compute(1e9, 1e12, -1, "H100", **MFU), "inference_tokens"),
-    (lambda: tr.lifetime_compute(1e9, 1e12, 1, "H100", train_mfu=0.3, decode_mfu=0), "decode_mfu"),
-    (lambda: tr.balanced_pretraining_tokens(1e12, train_mfu=0.4, decode_mfu=0.2, rl_tokens=-1), "rl_tokens"),
-    (lambda: tr.lifetime_optimum(1.0, 1e12, **MFU), "loss"),
     (lambda: tr.linear_layer_flops(0, 4, 4), "tokens"),
 ])
 def test_bad_values_name_the_argument(call, needle):

@@ -37,7 +37,7 @@ _CORE = ("hardware", "model", "rack", "kv_bytes", "kv_bytes_per_token", "cost_pe
          "bytes_per_element", "achievable", "expected_tokens_per_step", "speculative_step",
          "all_reduce_time")
 _NAMESPACES = {"roofline": "roofline", "kv": "kv", "ctx": "context", "moe": "moe", "pipeline": "pipeline",
-               "training": "training", "prices": "prices", "memory_trade": "memory_trade",
+               "training": "training", "lifetime": "lifetime", "prices": "prices", "memory_trade": "memory_trade",
                "reality": "reality", "serving": "serving", "energy": "energy", "units": "units"}
 _DENY = {"simulate_arrivals", "pipeline_schedule", "draw_schedule", "single_thread_blas", "median_time",
          "measure_matmul_flops", "measure_copy_bandwidth", "time_batched_matmul", "fit_roofline",

@@ -1,7 +1,8 @@
 """Chapter 5 explorers: a model's lifetime cost split, and how far past Chinchilla to train it.
 
 `lifetime_explorer`: at a fixed quality (loss), chip-hours of pretraining, RL and inference as
-the model size varies along the curve of constant loss, with the cheapest size marked.
+the model size varies along the curve of constant loss, with the cheapest size marked. The RL
+slider sets how many rollout tokens are generated and what share of them is trained on.
 `overtraining_explorer`: the over-training factor D / (20 N) of the cheapest model, and of the
 "spend as much on pretraining as on serving" rule, against the serving rate, for a deployment
 length, beside the factors of published models.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 
+from .. import lifetime as lt
 from .. import training as tr
 from ..hardware import CHIPS, hardware
 from ..models import model
@@ -96,25 +98,26 @@ class LifetimeExplorer(Explorer):
 
         It depends on the quality and the chip only, so moving tokens served, RL tokens or the
         MFUs only redraws the lines (a full re-render is several times slower, see base.py)."""
-        low = tr.lifetime_compute(n_c, d_c, 0.0, hw, train_mfu=MFU_MAX, decode_mfu=MFU_MAX).total / 3600
+        low = lt.lifetime_compute(n_c, d_c, 0.0, hw, train_mfu=MFU_MAX, decode_mfu=MFU_MAX).total / 3600
         return decade_limits(low / 30, low * 3e4)
 
-    def draw(self, quality, served, rl_tokens, train_mfu, decode_mfu, chip="H100 SXM"):
+    def draw(self, quality, served, rl_tokens, train_mfu, decode_mfu, chip="H100 SXM", rl_trained_fraction=1.0):
         hw = hardware(chip)
         loss = quality_loss(quality)
         n_min = FIT.min_params(loss)
         n_c, d_c = FIT.isoloss_optimum(loss)
         n = np.geomspace(n_min * 1.02, 4 * n_c, 200)
         d = FIT.tokens_for_loss(n, loss)
-        kw = dict(train_mfu=train_mfu, decode_mfu=decode_mfu, rl_tokens=rl_tokens)
-        life = tr.lifetime_compute(n, d, served, hw, **kw)
+        kw = dict(train_mfu=train_mfu, decode_mfu=decode_mfu, rl_tokens=rl_tokens,
+                  rl_trained_fraction=rl_trained_fraction)
+        life = lt.lifetime_compute(n, d, served, hw, **kw)
         hours = {k: np.asarray(getattr(life, k)) / 3600 for k in ("pretraining", "rl", "inference")}
         hours["total"] = np.asarray(life.total) / 3600
         for k, line in self.lines.items():
             line.set_data(n, hours[k])
-        opt = tr.lifetime_optimum(loss, served, hw, fit=FIT, **kw)
+        opt = lt.lifetime_optimum(loss, served, hw, fit=FIT, **kw)
         self.best.set_xdata([opt.params, opt.params])
-        chin = tr.lifetime_compute(n_c, d_c, served, hw, **kw)
+        chin = lt.lifetime_compute(n_c, d_c, served, hw, **kw)
         self.chin.set_data([n_c], [chin.total / 3600])
         # Ranges depend on quality and chip only, so moving the other sliders just blits the lines.
         self.ax.set_xlim(*decade_limits(n[0], n[-1]))
@@ -127,14 +130,18 @@ class LifetimeExplorer(Explorer):
                 f"The compute-optimal {fmt_count(n_c)} model would cost <b>{chin.total / opt.cost.total:.2f}x</b> as much.")
 
 
-def lifetime_explorer(quality=70e9, served=1e14, rl_tokens=1e12, train_mfu=0.35, decode_mfu=0.25, chip="H100 SXM"):
-    """Sliders for quality, tokens served, RL tokens and the two MFUs -> lifetime cost vs model size."""
+def lifetime_explorer(quality=70e9, served=1e14, rl_tokens=1e12, train_mfu=0.35, decode_mfu=0.14, chip="H100 SXM",
+                      rl_trained_fraction=1.0):
+    """Sliders for quality, tokens served, RL tokens (and the share trained on) and the two MFUs
+    -> lifetime cost vs model size."""
     controls = {
         "quality": _quality_slider(quality),
         "served": widgets.FloatLogSlider(value=served, base=10, min=11, max=np.log10(SERVED_MAX), step=0.1, readout_format=".2g",
                                          description="tokens served (life)", style=_STYLE, layout=_LAYOUT),
         "rl_tokens": widgets.FloatLogSlider(value=rl_tokens, base=10, min=8, max=14, step=0.1, readout_format=".2g",
                                             description="RL rollout tokens", style=_STYLE, layout=_LAYOUT),
+        "rl_trained_fraction": widgets.FloatSlider(value=rl_trained_fraction, min=0.0, max=1.0, step=0.05,
+                                                   description="RL tokens trained on", style=_STYLE, layout=_LAYOUT),
         "train_mfu": _mfu_slider("training MFU", train_mfu),
         "decode_mfu": _mfu_slider("decode MFU", decode_mfu),
         "chip": widgets.Dropdown(options=list(CHIPS), value=hardware(chip).name, description="chip",
@@ -171,9 +178,9 @@ class OvertrainingExplorer(Explorer):
         loss = quality_loss(quality)
         served = RATES * months * tr.MONTH
         kw = dict(train_mfu=train_mfu, decode_mfu=decode_mfu)
-        opt = tr.lifetime_optimum(loss, served, fit=FIT, **kw)
+        opt = lt.lifetime_optimum(loss, served, fit=FIT, **kw)
         self.opt.set_data(RATES, np.asarray(opt.overtraining))
-        d_bal = np.asarray(tr.balanced_pretraining_tokens(served, **kw))
+        d_bal = np.asarray(lt.balanced_pretraining_tokens(served, **kw))
         d_c = FIT.isoloss_optimum(loss)[1]
         ok = d_bal >= d_c  # below the compute-optimal tokens the rule would mean under-training
         n_bal = np.asarray(FIT.params_for_loss(np.where(ok, d_bal, d_c), loss))
@@ -187,7 +194,7 @@ class OvertrainingExplorer(Explorer):
                 f"{np.asarray(opt.elasticity)[i]:.2g}x its pretraining cost.")
 
 
-def overtraining_explorer(months=12, quality=400e9, train_mfu=0.35, decode_mfu=0.25):
+def overtraining_explorer(months=12, quality=400e9, train_mfu=0.35, decode_mfu=0.14):
     """Sliders for deployment length, quality and MFUs -> over-training factor vs serving rate."""
     controls = {
         "months": widgets.IntSlider(value=months, min=1, max=36, description="deployment (months)",
@@ -203,7 +210,8 @@ def overtraining_explorer(months=12, quality=400e9, train_mfu=0.35, decode_mfu=0
 BENCH = {
     "factory": lifetime_explorer,
     "updates": [dict(served=s) for s in (1e12, 3e12, 1e13, 3e13, 1e15, 1e16)]
-    + [dict(rl_tokens=r) for r in (1e10, 1e13)] + [dict(decode_mfu=m) for m in (0.1, 0.4)]
+    + [dict(rl_tokens=r) for r in (1e10, 1e13)] + [dict(rl_trained_fraction=f) for f in (0.5, 0.0)]
+    + [dict(decode_mfu=m) for m in (0.1, 0.4)]
     + [dict(train_mfu=0.5), dict(quality=400e9)],
 }
 #: The same for the over-training explorer (benchmarks/run.py reads BENCH; this one is listed

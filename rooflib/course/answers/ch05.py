@@ -5,8 +5,11 @@ The exercises themselves live in solutions/05_overtraining.ipynb.
 """
 from __future__ import annotations
 
+from ... import lifetime as lt
 from ... import training as tr
+from ...attention import attention_flops
 from ...models import model
+from ...units import DAY
 from . import register, written
 
 SIX = ("Training costs 6 FLOPs per parameter per token (2 forward, 4 backward); inference costs 2. "
@@ -94,7 +97,7 @@ def _served(v):
 
 
 def _balanced(v):
-    return tr.balanced_pretraining_tokens(_served(v), train_mfu=v["train_mfu"], decode_mfu=v["decode_mfu"])
+    return lt.balanced_pretraining_tokens(_served(v), train_mfu=v["train_mfu"], decode_mfu=v["decode_mfu"])
 
 
 def _balance_hints(v):
@@ -158,3 +161,96 @@ written("05.7", "DeepSeek-V3's MFU against the bf16 and the fp8 peak: which says
         'does an FP8 mixture of experts land far below the fp8 peak?')
 written("05.8", 'Why is the smallest Llama 3.1 the most over-trained, and what limits '
         'over-training the largest models?')
+
+# ---- 05.9: the three-way equal split -------------------------------------------------------------
+#: The lecture's example first: 50M tokens/s for 60 days, decode at a third of the training MFU,
+#: a 100B-active model. Other rows: other fleets, and measured MFU pairs (DeepSeek's 13.8 % decode
+#: against Llama 3.1 405B's 34.4 % training, both weights only, bf16 peak).
+SPLITS = {"rate": [50e6, 20e6, 1e8, 5e6], "days": [60, 90, 30, 180],
+          "mfus": [(0.30, 0.10), (0.344, 0.138), (0.45, 0.15), (0.40, 0.25)],
+          "params": [100e9, 37e9, 400e9, 20e9]}
+
+
+def _split(v):
+    mt, md = v["mfus"]
+    return lt.equal_split_tokens(v["rate"] * v["days"] * DAY, train_mfu=mt, decode_mfu=md)
+
+
+def _split_hints(v):
+    mt, md = v["mfus"]
+    c = mt / (3 * md)
+    hints = [(3.0, "A served token costs 2 N FLOPs, a training token 6 N: divide by 3 once.")]
+    if abs(c - 1) > 0.05:
+        hints.insert(0, (1 / c, "Count each token in CHIP TIME: 2 N / MFU_decode for a served token, "
+                                "6 N / MFU_train for a training token."))
+    return hints
+
+
+register(
+    "05.9a", lambda v: _split(v)[0], rel=0.03, unit="tokens", variants=SPLITS, hints=_split_hints,
+    question="Pretraining tokens D that make pretraining cost as much chip time as serving `rate` "
+             "tokens/s for `days` days (MFUs (train, decode) = `mfus`).")
+register(
+    "05.9b", lambda v: _split(v)[1], rel=0.03, unit="tokens", variants=SPLITS,
+    hints=lambda v: [(2.0, "That is D: an RL rollout token is generated AND trained on, so it costs "
+                           "more than a pretraining token; divide D by what one RL token costs."),
+                     (4.0, "An RL token costs (2 N / MFU_decode + 6 N / MFU_train) of chip time, "
+                           "not 6 N / MFU_train: its generation counts too.")],
+    question="RL rollout tokens (each generated, then trained on) whose chip time equals pretraining's.")
+register(
+    "05.9c", lambda v: tr.overtraining_factor(v["params"], _split(v)[0]), rel=0.03, unit="",
+    variants=SPLITS,
+    hints=[(20.0, "The over-training factor is D / (20 N), not D / N."),
+           (1 / 20, "Divide D by 20 N, once.")],
+    question="How many times past Chinchilla (D / (20 N)) a model of `params` active parameters "
+             "trained on the tokens of 05.9a is.")
+
+# ---- 05.10: RL accounting: 2 or 1.5? ---------------------------------------------------------------
+RL_KEEP = {"kept": [1.0, 0.5, 0.25, 0.75], "mfus": [(0.30, 0.10), (0.344, 0.138), (0.40, 0.20)]}
+
+def _rl_hints(v):
+    mt, md = v["mfus"]
+    c, k = mt / (3 * md), v["kept"]
+    hints = []
+    if abs((1 + k) / (c + k) - 1) > 0.05:
+        hints.append(((1 + k) / (c + k), "Weight the generation by the MFUs: a generated token costs "
+                                         "MFU_train / (3 MFU_decode) training tokens, not one."))
+    if abs((c + 1) / (c + k) - 1) > 0.05:
+        hints.append(((c + 1) / (c + k), "Only the kept share of the rollout tokens is trained on: multiply "
+                                         "the 6 N by that share, but keep the full generation cost."))
+    return hints
+
+
+register(
+    "05.10", lambda v: lt.rl_token_cost(train_mfu=v["mfus"][0], decode_mfu=v["mfus"][1],
+                                        rl_trained_fraction=v["kept"]),
+    rel=0.02, unit="", variants=RL_KEEP, hints=_rl_hints,
+    question="Chip time of one generated RL rollout token, in pretraining tokens, when a share `kept` "
+             "of the rollouts is trained on (MFUs (train, decode) = `mfus`).")
+
+# ---- 05.11: DeepSeek's decode MFU with and without attention --------------------------------------
+#: deepseek-ai/open-infra-index, day 6: ~14.8k output tokens/s per 8 x H800 node, average KV length
+#: 4,989 tokens. Other rows are hypothetical fleets of the same model.
+DECODE_FLEETS = {"tokens_per_node_s": [14_800, 10_000, 20_000], "context": [4989, 2000, 16_000]}
+
+
+def _decode_mfu(v, attention):
+    m = model("DeepSeek-V3")
+    flops = 2 * 37e9 + (attention_flops(m, v["context"]) if attention else 0.0)   # 37B active: DeepSeek README
+    return lt.measured_decode_mfu(v["tokens_per_node_s"] / 8, flops, "H800 SXM")
+
+
+register(
+    "05.11a", lambda v: _decode_mfu(v, False), rel=0.03, unit="", variants=DECODE_FLEETS,
+    hints=[(8.0, "The rate is per NODE of 8 GPUs: divide by 8 for one chip."),
+           (100.0, "Give MFU as a fraction, not a percentage."), (0.5, "Against the bf16 peak, not fp8.")],
+    question="Decode MFU of DeepSeek-V3's fleet against the H800's bf16 peak, counting only the weights' "
+             "2 N_active FLOPs per token.")
+register(
+    "05.11b", lambda v: _decode_mfu(v, True), rel=0.03, unit="", variants=DECODE_FLEETS,
+    hints=lambda v: [(_decode_mfu(v, False) / _decode_mfu(v, True),
+                      "That counts only the weights. PaLM's definition adds attention's FLOPs at "
+                      "`context` tokens (rl.attention_flops)."),
+                     (8.0, "The rate is per NODE of 8 GPUs.")],
+    question="The same MFU by PaLM's definition: weights' 2 N_active plus MLA attention's FLOPs at the "
+             "average `context`.")
