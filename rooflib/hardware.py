@@ -233,8 +233,10 @@ _add(Hardware(
     name="TPU7x Ironwood", flops=_tf(bf16=2307, fp8=4614), hbm_bandwidth=7.37 * TB,
     hbm_capacity=192 * GiB, scaleup_bandwidth=600 * GB, scaleup_size=9216, tdp=None,
     source="https://docs.cloud.google.com/tpu/docs/tpu7x ; https://docs.cloud.google.com/tpu/docs/ironwood-performance ; " + _SCALING_BOOK_SHARDING,
-    note="192 GiB HBM3e. Bandwidth 7.37 TB/s and ICI 1.2 TB/s bidirectional are from Google's launch "
-         "blog as seen in secondary coverage (medium confidence).",
+    note="192 GiB HBM3e. Bandwidth 7.37 TB/s is the launch figure (Google's April 2025 blog, as quoted in "
+         "secondary coverage); Google's TPU7x document (first source) lists 7,380 GB/s per chip, 0.14% more, "
+         "and ICI 1,200 GB/s bidirectional. The catalog keeps 7.37 until the chapters are re-executed "
+         "together (medium confidence on the launch figure).",
     scaleup_latency=1e-6,
     aliases=("ironwood", "tpu7x", "tpuv7", "v7")))
 

@@ -7,8 +7,13 @@ token of cache, for a tier with rent r ($ per byte-second) and reload bandwidth 
     hold(t)   = kv x r x t                                       `hold_cost_per_token`
     reload    = kv / W_t chip-seconds x price                    `reload_cost_per_token`
     recompute = 2 N_a / (F x MFU) chip-seconds x price           `recompute_cost_per_token`
+              (+ A_prefill(P) / P / (F_bf16 x MFU) for a P-token prompt: prefill attention)
 
-and holding pays while hold(t) + reload < recompute: up to `break_even_hold_time`. HBM's rent
+and holding pays while hold(t) + reload < recompute: up to `break_even_hold_time`. Without the
+attention term every cost is per token and the break-even does not depend on the prompt; with it
+(pass the prompt as `context`), a longer prompt is dearer to rebuild per token and worth holding
+longer: for DeepSeek-V3's MLA prefill on an H800 in fp8 the term matches the weights' at about
+1.5e4 tokens (3e4 in FLOPs, at half the fp8 rate), for Llama 3.1 70B's GQA on H100 in bf16 at 1.1e5. HBM's rent
 is the chip's whole price over its capacity (`hbm_tier`); host DRAM's and flash's are cloud
 list prices, ASSUMPTIONS with sources in `TIERS`: `tiers(..., dram_scale=, flash_scale=)`
 rescales them, to show how the conclusions move when they are off by a factor.
@@ -20,8 +25,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .attention import prefill_attention_flops
 from .context import recompute_flops
-from .errors import fraction, non_negative, positive, scalar_or_array
+from .errors import context_tokens, fraction, non_negative, positive, scalar_or_array
 from .hardware import hardware as lookup_hardware
 from .kv import kv_bytes_per_token
 from .models import model as lookup_model
@@ -111,19 +117,28 @@ def tiers(hw="H100 SXM", *, dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR, dram_sc
     return out
 
 
-def recompute_cost_per_token(model, hw, *, dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR, prefill_mfu=PREFILL_MFU,
-                             dtype: str = "bf16"):
-    """Dollars to rebuild ONE token's cache by prefill: 2 N_a / (F x MFU) chip-seconds x price.
+def recompute_cost_per_token(model, hw, context=None, *, dollars_per_chip_hour=DOLLARS_PER_CHIP_HOUR,
+                             prefill_mfu=PREFILL_MFU, dtype: str = "bf16"):
+    """Dollars to rebuild ONE token's cache by prefill, as part of a `context`-token prompt:
 
-    (Attention's own FLOPs, which grow with the context, are left out: they make recomputing a
-    long prompt dearer still.) DeepSeek-V3 on an H800 in fp8 at 50% MFU and $2 per hour:
-    2 x 36.6e9 / (1978.9e12 x 0.5) x 2 / 3600 = 4.1e-8 $ per token ($0.041 per million).
+        [2 N_a / F  +  A_prefill(P) / P / F_bf16] / MFU  chip-seconds  x  price per chip-second
+
+    The first term is the weights' arithmetic, the same for every token. The second is prefill
+    attention (`attention.prefill_attention_flops`, causal: a (P + 1) / 2 FLOPs per token with a the
+    FLOPs of one query-key pair over all layers), quadratic in the prompt so linear per token; it
+    runs at the bf16 rate, as in `step.build_step`, and at the same MFU. `context=None` leaves it
+    out (the short-prompt limit). DeepSeek-V3 on an H800 in fp8 at 50% MFU and $2 per hour:
+    2 x 36.6e9 / (1978.9e12 x 0.5) x 2 / 3600 = 4.1e-8 $ per token ($0.041 per million); at a
+    29,300-token prompt attention adds as many FLOPs again, at half the rate: about 3x that.
     """
     m, h = lookup_model(model), lookup_hardware(hw)
     p = positive("dollars_per_chip_hour", dollars_per_chip_hour)
     u = fraction("prefill_mfu", prefill_mfu)
-    seconds = np.asarray(recompute_flops(m, 1.0)) / (h.flops_for(dtype) * u)
-    return scalar_or_array(seconds * p / HOUR)
+    seconds = np.asarray(recompute_flops(m, 1.0)) / h.flops_for(dtype)
+    if context is not None:
+        s = np.asarray(positive("context", context_tokens(m, context)), dtype=float)
+        seconds = seconds + np.asarray(prefill_attention_flops(m, s)) / s / h.flops_for("bf16")
+    return scalar_or_array(seconds / u * p / HOUR)
 
 
 def _kv_per_token(model, kv_dtype, context):
@@ -153,12 +168,17 @@ def break_even_hold_time(model, hw, tier: MemoryTier, context=None, *, dollars_p
 
         t* = (recompute - reload) / (kv bytes x $ per byte-second)         (per token)
 
-    Independent of the prompt length: recompute and hold cost both grow with it. 0 where the
-    reload alone costs more than recomputing (the tier is too slow to be worth using).
+    With `context=None` every term is per token and t* does not depend on the prompt length.
+    Given the prompt length as `context`, recompute includes prefill attention
+    (`recompute_cost_per_token`), which grows with the prompt, so t* grows too: by a few percent
+    at a few thousand tokens, and about 3x for DeepSeek-V3 (MLA, fp8 matmuls) at 3e4 tokens.
+    (`context` also sets the cache per token of sliding-window models.) 0 where the reload alone
+    costs more than recomputing (the tier is too slow to be worth using).
     HBM on H100 at $2 per hour, prefill at 50% MFU in bf16: t* = (M / kv) x 2 N_a / (F x 0.5):
     the time to prefill as many tokens as would fill the chip's HBM.
     """
-    re = np.asarray(recompute_cost_per_token(model, hw, dollars_per_chip_hour=dollars_per_chip_hour, prefill_mfu=prefill_mfu, dtype=dtype))
+    re = np.asarray(recompute_cost_per_token(model, hw, context, dollars_per_chip_hour=dollars_per_chip_hour,
+                                             prefill_mfu=prefill_mfu, dtype=dtype))
     back = np.asarray(reload_cost_per_token(model, tier, dollars_per_chip_hour=dollars_per_chip_hour, kv_dtype=kv_dtype, context=context))
     rate = _kv_per_token(model, kv_dtype, context) * tier.dollars_per_byte_second
     return scalar_or_array(np.maximum(re - back, 0.0) / rate)
@@ -168,7 +188,8 @@ def cache_cost_curves(model, hw, seconds, context=None, *, dollars_per_chip_hour
                       prefill_mfu=PREFILL_MFU, dtype: str = "bf16", kv_dtype: str = "bf16", dram_scale=1.0,
                       flash_scale=1.0) -> dict:
     """{option: $ per token} for serving a cache hit after waiting `seconds`: each tier's hold +
-    reload cost, and 'recompute' (the same at every hold time). Vectorised over `seconds`.
+    reload cost, and 'recompute' (the same at every hold time; with prefill attention when
+    `context`, the prompt length, is given). Vectorised over `seconds`.
 
     The cheapest option at each hold time is the lower envelope: HBM for short waits, then DRAM,
     then flash, and past the flash break-even, recompute (drop the cache).
@@ -179,7 +200,8 @@ def cache_cost_curves(model, hw, seconds, context=None, *, dollars_per_chip_hour
         hold = np.asarray(hold_cost_per_token(model, tier, t, kv_dtype=kv_dtype, context=context))
         back = np.asarray(reload_cost_per_token(model, tier, dollars_per_chip_hour=dollars_per_chip_hour, kv_dtype=kv_dtype, context=context))
         out[name] = scalar_or_array(hold + back)
-    re = np.asarray(recompute_cost_per_token(model, hw, dollars_per_chip_hour=dollars_per_chip_hour, prefill_mfu=prefill_mfu, dtype=dtype))
+    re = np.asarray(recompute_cost_per_token(model, hw, context, dollars_per_chip_hour=dollars_per_chip_hour,
+                                             prefill_mfu=prefill_mfu, dtype=dtype))
     out["recompute"] = scalar_or_array(re * np.ones(np.shape(t)))
     return out
 

@@ -51,7 +51,7 @@ CHECKPOINT_BYTES = 2
 # ---------------------------------------------------------------------------------------------
 # 1. The KV cache: memory spent to save compute (the per-token ratios live in rooflib.context)
 # ---------------------------------------------------------------------------------------------
-def step_time_without_cache(model, hw, batch, context, chips=1, *, dtype: str = "bf16"):
+def step_time_without_cache(model, hw, batch, context, chips=1, *, dtype: str = "bf16", overlap: str = "full"):
     """Seconds per decode step if the cache is dropped and the history is recomputed each step.
 
     Each of the B sequences runs a forward pass over its S past tokens plus the new one: the
@@ -59,11 +59,13 @@ def step_time_without_cache(model, hw, batch, context, chips=1, *, dtype: str = 
     (About 2 N_active FLOPs per token; attention FLOPs, which grow as S^2, are left out, so this
     UNDERestimates the cost of dropping the cache.) While the weights are still being read the
     chip has idle FLOPs, so at batch 1 up to about `optimal_batch` tokens of history can be
-    recomputed for free; any real batch is far past that.
+    recomputed for free; any real batch is far past that. `overlap` picks the step model
+    (`roofline.decode_step`): the lecture's ideal by default; "none" adds, per phase, the
+    all-reduces of the B (S + 1) tokens' activations on several chips.
     """
     b = positive("batch", batch)
     s = non_negative("context", context)
-    return decode_step(model, hw, b * (s + 1.0), 0, chips=chips, dtype=dtype, overlap="full").time
+    return decode_step(model, hw, b * (s + 1.0), 0, chips=chips, dtype=dtype, overlap=overlap).time
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,6 +153,9 @@ def training_flops_per_token(params, n_layers=None, k=None):
 def reversible_activation_bytes(layer_bytes, input_bytes):
     """Peak activation bytes of a reversible network: the two output streams plus one layer.
 
+    A transformer keeps both streams at the full width of the residual stream (Reformer, Kitaev et
+    al. 2020, starts them as two copies of the input), so each is as large as a checkpoint c;
+    RevNet's two channel halves (Gomez et al. 2017) would hold c together, c + A in all.
     Nothing per layer is kept: the backward pass rebuilds each block's input from its output
     (x2 = y2 - G(y1), x1 = y1 - F(x2)) and recomputes the block's insides, one block at a time.
     M = 2 c + A, independent of depth. Llama 3.1 70B at 8,192 tokens: 2 x 134 MB + 2.28 GB = 2.55 GB.

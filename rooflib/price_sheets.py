@@ -148,13 +148,22 @@ _add(PriceSheet(
     aliases=("sonnet45", "claudesonnet4", "sonnet4", "sonnet", "claudesonnet")))
 _add(PriceSheet(
     name="Claude Opus 4.6", provider="Anthropic", date="2026-02-01",
-    source=f"{_CLAUDE} ; fast mode: https://platform.claude.com/docs/en/build-with-claude/fast-mode",
+    source=f"{_CLAUDE} ; fast mode: https://platform.claude.com/docs/en/build-with-claude/fast-mode "
+           "(the Spanish and Indonesian copies, /docs/es/ and /docs/id/, hold the price table) ; "
+           "long context: https://git.shibatatakashi.jp/marketing-shibata50/claude-code-ultimate-guide/commit/"
+           "78f4dc4b429d234f9ceaab43ee1a2bf9a3865811 (2026-02-18, checked against Anthropic's pricing and "
+           "context-window pages) and https://agentmastered.com/blog/1m-context-ga",
     input=_m(5.0), output=_m(25.0), cached_input=_m(0.50), batch_discount=0.5,
-    fast_price_multiple=6.0, fast_speedup=2.5,
-    note="Same prices for Opus 4.5. Fast mode: $30 / $150 per MTok, 6x the standard rates, for 'up to "
-         "2.5x higher output tokens per second' from the same model; the date is the one in its beta "
-         "header (fast-mode-2026-02-01). An earlier version of the page charged 12x for input above "
-         "200k tokens in fast mode.",
+    long_context_threshold=200_000, long_input=_m(10.0), long_output=_m(37.5),
+    fast_price_multiple=6.0, fast_speedup=2.5, confidence="medium",
+    note="Same short-context prices for Opus 4.5. Fast mode: $30 / $150 per MTok, 6x the standard rates, "
+         "for 'up to 2.5x higher output tokens per second' from the same model; the date is the one in "
+         "its beta header (fast-mode-2026-02-01). Above 200k input tokens Anthropic's fast-mode table "
+         "charges $60 / $225, which is 6x $10 / $37.50: the standard long-context tier (2x input, 1.5x "
+         "output, whole request, with the 1M-context beta header) that a guide checked against "
+         "Anthropic's pricing page on 2026-02-18 (medium confidence: secondary copies). A secondary page "
+         "reports that from 2026-03-13 the 1M window is generally available at the standard rates, "
+         "without the tier; the sheet keeps the prices of February 2026.",
     aliases=("opus46", "claudeopus46", "opus45", "opus")))
 _add(PriceSheet(
     name="Claude Opus 4.1", provider="Anthropic", date="2025-05-22",

@@ -85,7 +85,7 @@ def read_price_sheet(sheet, hw="H100 SXM", active_params=None, prefill_mfu=PREFI
                   "the freedom to run them when chips would otherwise idle"]
     if s.fast_price_multiple:
         lines += [f"* fast mode: {s.fast_price_multiple:g}x the price for up to {s.fast_speedup:g}x the speed",
-                  f"  -> same chips, so the fast batch is {s.fast_price_multiple:g} x {s.fast_speedup:g} = "
+                  f"  -> if the batch on the same chips is the only knob, the fast batch is {s.fast_price_multiple:g} x {s.fast_speedup:g} = "
                   f"{s.fast_price_multiple * s.fast_speedup:g}x smaller than the standard one"]
     lines.append("  caveats: prices carry margins and marketing; tiers are set for simplicity, not at "
                  "the exact crossover; closed models' sizes and chips are guesses.")

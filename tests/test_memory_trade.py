@@ -226,3 +226,24 @@ def test_too_few_rounds_do_not_avalanche():
     # Two rounds leave part of the block barely mixed: the per-bit average is far from 16 somewhere.
     av = mt.avalanche(mt.feistel_keys(seed=0, rounds=2), n_samples=1024)
     assert av.min() < 12
+
+
+def test_step_without_cache_per_phase_adds_the_all_reduces():
+    # Llama 3.1 70B on 8 H100, 64 sequences of 4,096 tokens: the per-phase step adds the all-reduces of
+    # the 64 x 4,097 recomputed tokens' activations, so dropping the cache costs more than in the ideal.
+    ideal = mt.step_time_without_cache("Llama 3.1 70B", "H100 SXM", 64, 4096, chips=8)
+    phase = mt.step_time_without_cache("Llama 3.1 70B", "H100 SXM", 64, 4096, chips=8, overlap="none")
+    assert phase > ideal
+    assert phase == pytest.approx(rl.decode_step("Llama 3.1 70B", "H100 SXM", 64 * 4097, 0, chips=8).time)
+    # one chip has no all-reduce: the two models agree on a compute-bound recompute
+    one = mt.step_time_without_cache("Llama 3.1 70B", "H100 SXM", 64, 4096)
+    assert mt.step_time_without_cache("Llama 3.1 70B", "H100 SXM", 64, 4096, overlap="none") == pytest.approx(one)
+
+
+def test_reversible_peak_is_two_full_width_streams_plus_one_layer():
+    # Reformer (Kitaev et al. 2020, arXiv:2001.04451) keeps two full-width streams: 2 c + A, with
+    # c = 2 s b h and A = 34 s b h (Korthikanti et al. 2022): Llama 3.1 70B at 8,192 tokens, 2.55 GB.
+    plan = mt.activation_plan("Llama 3.1 70B", 8192)
+    c, A = 2 * 8192 * 8192, 34 * 8192 * 8192
+    assert plan.reversible == 2 * c + A
+    assert round(plan.reversible / 1e9, 2) == 2.55

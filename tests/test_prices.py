@@ -319,3 +319,89 @@ def test_ch06_classic_slips_get_their_hint(key, wrong, words, capsys):
     assert not check(key, wrong(right, v))
     out = capsys.readouterr().out
     assert words in out and f"{right:.4g}" not in out
+
+
+# ---- issue 14: the price step under both step models, Opus 4.6's tier, prefill attention ----------
+def test_opus_46_long_context_tier_is_implied_by_its_fast_mode_table():
+    # Anthropic's fast-mode price table (platform.claude.com/docs/es/build-with-claude/fast-mode):
+    # $30 / $150 per MTok up to 200k input tokens, $60 / $225 above: 6x a standard $10 / $37.50 tier.
+    opus = pr.price_sheet("Claude Opus 4.6")
+    assert opus.long_context_threshold == 200_000
+    assert opus.fast_price_multiple * opus.long_input == pytest.approx(60e-6)
+    assert opus.fast_price_multiple * opus.long_output == pytest.approx(225e-6)
+    assert (opus.long_input_multiple, opus.long_output_multiple) == pytest.approx((2.0, 1.5))
+    assert opus in pr.long_context_sheets()
+
+
+def test_price_step_read_per_phase_is_r_minus_one_times_the_ideal():
+    # 100B active, step at 200k, H100 bf16: ideal 2e11 / (295.3 x 2e5) = 3,386 B; per phase, at a
+    # 1.5x height, (1.5 - 1) x that = 1,693 B.
+    ideal = pr.implied_kv_bytes_per_token(200_000, 100e9, "H100 SXM")
+    phase = pr.implied_kv_bytes_per_token(200_000, 100e9, "H100 SXM", overlap="none", price_multiple=1.5)
+    assert ideal == pytest.approx(2 * 100e9 / (I_H100 * 200_000))
+    assert round(ideal) == 3386 and phase == pytest.approx(0.5 * ideal)
+    # the popular card's 1.7 kB drops the 2 of 2 FLOPs per parameter
+    assert 100e9 / (I_H100 * 200_000) == pytest.approx(phase)
+    # each reading puts the cost at the step where it says it is
+    assert pr.context_cost_multiple(200_000, 100e9, ideal, "H100 SXM") == pytest.approx(1.0)
+    assert pr.context_cost_multiple(200_000, 100e9, phase, "H100 SXM", overlap="none") == pytest.approx(1.5)
+    assert pr.implied_kv_bytes_per_token(200_000, 100e9, "H100 SXM", overlap="none", price_multiple=2.0) == pytest.approx(ideal)
+    with pytest.raises(ValueError, match="price_multiple"):
+        pr.implied_kv_bytes_per_token(200_000, 100e9, "H100 SXM", overlap="none", price_multiple=1.0)
+    with pytest.raises(ValueError, match="overlap"):
+        pr.implied_kv_bytes_per_token(200_000, 100e9, "H100 SXM", overlap="half")
+
+
+@settings(max_examples=30, deadline=None)
+@given(s=st.floats(1e3, 1e6), kv=st.floats(1e2, 1e5))
+def test_per_phase_cost_is_never_below_the_ideal(s, kv):
+    ideal = pr.context_cost_multiple(s, 100e9, kv, "H100 SXM")
+    phase = pr.context_cost_multiple(s, 100e9, kv, "H100 SXM", overlap="none")
+    assert ideal <= phase <= 2 * ideal * (1 + 1e-12)      # max(1, x) <= 1 + x <= 2 max(1, x)
+
+
+def test_recompute_includes_prefill_attention_when_given_the_prompt():
+    # DeepSeek-V3 on H800, fp8 matmuls at 1978.9e12, attention at the bf16 rate 989.4e12, 50% MFU, $2/h.
+    h800_f16 = 989.4e12
+    ds = rl.model("DeepSeek-V3")
+    a = 61 * 2 * 128 * (128 + 64 + 128)                     # MLA prefill FLOPs per query-key pair, all layers
+    short = pr.recompute_cost_per_token(ds, "H800", dollars_per_chip_hour=2.0, prefill_mfu=0.5, dtype="fp8")
+    assert short == pytest.approx(2 * ds.active_params / (H800_F8 * 0.5) * 2 / 3600)
+    for p in (1_000, 29_300, 128_000):
+        full = pr.recompute_cost_per_token(ds, "H800", p, dollars_per_chip_hour=2.0, prefill_mfu=0.5, dtype="fp8")
+        extra = a * (p + 1) / 2 / (h800_f16 * 0.5) * 2 / 3600
+        assert full == pytest.approx(short + extra, rel=1e-9)
+    # the HBM break-even (no reload) scales with the recompute cost
+    hbm = pr.hbm_tier("H800", dollars_per_chip_hour=2.0)
+    t0 = pr.break_even_hold_time(ds, "H800", hbm, dollars_per_chip_hour=2.0, prefill_mfu=0.5, dtype="fp8")
+    t = pr.break_even_hold_time(ds, "H800", hbm, 128_000, dollars_per_chip_hour=2.0, prefill_mfu=0.5, dtype="fp8")
+    assert t / t0 == pytest.approx(1 + a * 128_001 / 2 / h800_f16 / (2 * ds.active_params / H800_F8))
+    with pytest.raises(ValueError, match="context"):
+        pr.recompute_cost_per_token(ds, "H800", 10**7)
+
+
+@settings(max_examples=20, deadline=None)
+@given(p=st.floats(1.0, 64_000.0))
+def test_break_even_grows_with_the_prompt(p):
+    hbm = pr.hbm_tier("H100 SXM")
+    t = pr.break_even_hold_time("Llama 3.1 70B", "H100 SXM", hbm, np.array([p, 2 * p]))
+    assert t[0] < t[1]
+    assert t[0] >= pr.break_even_hold_time("Llama 3.1 70B", "H100 SXM", hbm)
+
+
+def test_fast_mode_and_decode_batches_per_phase():
+    m, hw, ctx = "Llama 3.1 70B", "H100 SXM", 4096
+    for ov in ("full", "none"):
+        b_n = pr.normal_batch_for_fast_mode(m, hw, ctx, 2.5, 6.0, chips=8, overlap=ov)
+        fast = pr.fast_mode(m, hw, b_n, ctx, 2.5, chips=8, overlap=ov)
+        assert fast.cost_multiple == pytest.approx(6.0, rel=1e-6)
+        assert fast.fast_batch == pytest.approx(b_n / 15, rel=1e-6)
+    # per phase the all-reduces add a floor: a larger standard batch for the same ratio
+    assert pr.normal_batch_for_fast_mode(m, hw, ctx, 2.5, 6.0, chips=8, overlap="none") > \
+        pr.normal_batch_for_fast_mode(m, hw, ctx, 2.5, 6.0, chips=8)
+    for u in (0.0625, 0.125):
+        b = pr.batch_for_mfu(m, hw, u, ctx, chips=8, overlap="none")
+        assert rl.decode_step(m, hw, b, ctx, chips=8).mfu == pytest.approx(u, rel=1e-6)
+        assert b > pr.batch_for_mfu(m, hw, u, ctx, chips=8)
+    with pytest.raises(ValueError, match="mfu"):
+        pr.batch_for_mfu(m, hw, 0.99, 128_000, chips=8, overlap="none")

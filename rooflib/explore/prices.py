@@ -73,30 +73,34 @@ class PriceStepExplorer(Explorer):
         k.legend(loc="lower right", fontsize=8)
         self.animated = [self.cost, self.p_out, self.p_in, self.sx, self.implied, self.point]
 
-    def draw(self, sheet, chip, dtype, active_params, kv_bytes):
+    def draw(self, sheet, chip, dtype, active_params, kv_bytes, overlap="full"):
         s, h = pr.price_sheet(sheet), hardware(chip)
-        mult = pr.context_cost_multiple(CONTEXTS, active_params, kv_bytes, h, dtype=dtype)
+        mult = pr.context_cost_multiple(CONTEXTS, active_params, kv_bytes, h, dtype=dtype, overlap=overlap)
         self.cost.set_data(CONTEXTS, mult)
         self.p_out.set_data(CONTEXTS, pr.price_multiple(s, CONTEXTS, kind="output"))
         self.p_in.set_data(CONTEXTS, pr.price_multiple(s, CONTEXTS, kind="input"))
         sx = float(goldilocks_context_for(active_params, kv_bytes, h, dtype=dtype))
         self.sx.set_xdata([sx, sx])
-        self.implied.set_data(ACTIVE, pr.implied_kv_bytes_per_token(s.long_context_threshold, ACTIVE, h, dtype=dtype))
+        read = dict(dtype=dtype, overlap=overlap, price_multiple=s.long_output_multiple)
+        self.implied.set_data(ACTIVE, pr.implied_kv_bytes_per_token(s.long_context_threshold, ACTIVE, h, **read))
         self.point.set_data([active_params], [kv_bytes])
-        need = float(pr.implied_kv_bytes_per_token(s.long_context_threshold, active_params, h, dtype=dtype))
-        at_step = float(pr.context_cost_multiple(s.long_context_threshold * 1.5, active_params, kv_bytes, h, dtype=dtype))
+        need = float(pr.implied_kv_bytes_per_token(s.long_context_threshold, active_params, h, **read))
+        at_step = float(pr.context_cost_multiple(s.long_context_threshold * 1.5, active_params, kv_bytes, h, dtype=dtype,
+                                                 overlap=overlap))
+        where = ("for its crossover to sit at the step (the ideal step's kink)" if overlap == "full" else
+                 f"for its cost to reach the step's x{s.long_output_multiple:g} at the threshold (per phase)")
         return (f"<b>{s.name}</b> ({s.date}): above <b>{s.long_context_threshold:,}</b> tokens, output "
                 f"x{s.long_output_multiple:g}, input x{s.long_input_multiple:g}. On {h.name} in {dtype} "
                 f"(I* = {critical_intensity(h, dtype):,.0f}), a model with {fmt_count(active_params)} active "
-                f"parameters would need <b>{fmt_bytes(need)}</b> of KV per token for its crossover to sit at the "
-                f"step.<br>Yours, {fmt_bytes(kv_bytes)} per token, crosses over at <b>{fmt_count(sx)}</b> tokens; "
+                f"parameters would need <b>{fmt_bytes(need)}</b> of KV per token {where}.<br>Yours, {fmt_bytes(kv_bytes)} per token, crosses over at <b>{fmt_count(sx)}</b> tokens; "
                 f"at 1.5x the step its output tokens would cost <b>{at_step:,.3g}x</b> the short-context cost.")
 
 
 def price_step_explorer(sheet="Gemini 2.5 Pro", chip="TPU v6e", dtype="bf16", active_params=100e9,
-                        kv_bytes=70_272.0):
-    """Dropdowns for price sheet, chip and dtype; sliders for N_a and KV bytes per token ->
-    cost multiple vs context with the sheet's price step, and the KV size the step implies."""
+                        kv_bytes=70_272.0, overlap="full"):
+    """Dropdowns for price sheet, chip, dtype and step model; sliders for N_a and KV bytes per
+    token -> cost multiple vs context with the sheet's price step, and the KV size the step implies
+    (ideal: the step at the kink; per phase: the cost reaches the step's height at the threshold)."""
     sheets = [s.name for s in pr.long_context_sheets()]
     controls = {
         "sheet": widgets.Dropdown(options=sheets, value=pr.price_sheet(sheet).name, description="price sheet",
@@ -111,6 +115,8 @@ def price_step_explorer(sheet="Gemini 2.5 Pro", chip="TPU v6e", dtype="bf16", ac
         "kv_bytes": widgets.FloatLogSlider(value=kv_bytes, base=10, min=2, max=6, step=0.05,
                                            description="KV bytes/token", readout_format=".3g",
                                            style=_STYLE, layout=_LAYOUT),
+        "overlap": widgets.Dropdown(options=[("ideal (overlapped)", "full"), ("per phase", "none")], value=overlap,
+                                    description="step model", style=_STYLE, layout=_LAYOUT),
     }
     return PriceStepExplorer(controls)
 
@@ -136,29 +142,33 @@ class TierExplorer(Explorer):
         a.legend(loc="upper left", fontsize=8)
         self.animated = [*self.marks.values(), *self.lines.values()]
 
-    def draw(self, model_name, chip, dtype, price, prefill_mfu, dram_scale, flash_scale):
+    def draw(self, model_name, chip, dtype, price, prefill_mfu, dram_scale, flash_scale, prompt=1_000):
         m, h = model(model_name), hardware(chip)
+        prompt = min(float(prompt), float(m.context_length))     # the slider reaches past short-context models
         kw = dict(dollars_per_chip_hour=price, prefill_mfu=prefill_mfu, dtype=dtype,
                   dram_scale=dram_scale, flash_scale=flash_scale)
-        curves = pr.cache_cost_curves(m, h, HOLD, **kw)
+        curves = pr.cache_cost_curves(m, h, HOLD, prompt, **kw)
         for name, line in self.lines.items():
             line.set_data(HOLD, np.asarray(curves[name]) * MILLION)
         parts = []
         for name, tier in pr.tiers(h, dollars_per_chip_hour=price, dram_scale=dram_scale, flash_scale=flash_scale).items():
-            t = float(pr.break_even_hold_time(m, h, tier, dollars_per_chip_hour=price, prefill_mfu=prefill_mfu, dtype=dtype))
+            t = float(pr.break_even_hold_time(m, h, tier, prompt, dollars_per_chip_hour=price, prefill_mfu=prefill_mfu,
+                                              dtype=dtype))
             self.marks[name].set_xdata([max(t, HOLD[0])] * 2)
             parts.append(f"{name} <b>{fmt_time(t) if t > 0 else 'never'}</b>")
         recompute = float(np.asarray(curves["recompute"])[0]) * MILLION
         return (f"<b>{m.name}</b> on {h.name} ({dtype}, prefill at {prefill_mfu:.0%} MFU, ${price:g} per "
-                f"chip-hour): recomputing costs <b>${recompute:.3g}</b> per million tokens; KV cache "
+                f"chip-hour), a {prompt:,.0f}-token prompt: recomputing costs <b>${recompute:.3g}</b> per million "
+                f"tokens, prefill attention included; KV cache "
                 f"{fmt_bytes(float(kv_bytes_per_token(m)))} per token.<br>Holding beats recomputing for "
                 + ", ".join(parts) + ".")
 
 
 def tier_explorer(model_name="DeepSeek-V3", chip="H800 SXM", dtype="fp8", price=2.0, prefill_mfu=0.5,
-                  dram_scale=1.0, flash_scale=1.0):
-    """Dropdowns for model, chip, dtype; sliders for $/chip-hour, prefill MFU and the assumed DRAM
-    and flash prices (as multiples) -> cost of a cache hit vs hold time, per tier."""
+                  dram_scale=1.0, flash_scale=1.0, prompt=1_000):
+    """Dropdowns for model, chip, dtype; sliders for $/chip-hour, prefill MFU, the assumed DRAM
+    and flash prices (as multiples) and the prompt length (prefill attention grows with it) ->
+    cost of a cache hit vs hold time, per tier."""
     def scale(value, label):
         return widgets.FloatLogSlider(value=value, base=10, min=-1, max=1, step=0.05, description=label,
                                       readout_format=".2g", style=_STYLE, layout=_LAYOUT)
@@ -175,6 +185,9 @@ def tier_explorer(model_name="DeepSeek-V3", chip="H800 SXM", dtype="fp8", price=
                                            description="prefill MFU", style=_STYLE, layout=_LAYOUT),
         "dram_scale": scale(dram_scale, "DRAM price x"),
         "flash_scale": scale(flash_scale, "flash price x"),
+        "prompt": widgets.FloatLogSlider(value=prompt, base=10, min=2, max=np.log10(128_000), step=0.05,
+                                         description="prompt (tokens)", readout_format=",.0f", style=_STYLE,
+                                         layout=_LAYOUT),
     }
     return TierExplorer(controls)
 
@@ -185,7 +198,8 @@ BENCH = {
     "updates": [dict(active_params=n) for n in (3e10, 1e11, 3e11, 1e12)]
     + [dict(kv_bytes=k) for k in (1e3, 1e4, 1e5)]
     + [dict(sheet=s) for s in ("Claude Sonnet 4.5", "GPT-5.4")]
-    + [dict(chip=c) for c in ("H100 SXM", "B200")],
+    + [dict(chip=c) for c in ("H100 SXM", "B200")]
+    + [dict(overlap="none"), dict(overlap="full")],
 }
 
 #: The same for the tier explorer (benchmarks/run.py reads BENCH; see the chapter's report).
@@ -195,7 +209,8 @@ BENCH_TIERS = {
     + [dict(prefill_mfu=u) for u in (0.3, 0.7)]
     + [dict(dram_scale=k) for k in (0.3, 3.0)]
     + [dict(model_name=n) for n in ("Llama 3.1 70B", "Kimi K2")]
-    + [dict(chip="H100 SXM", dtype="bf16")],
+    + [dict(chip="H100 SXM", dtype="bf16")]
+    + [dict(prompt=p) for p in (3e4, 1.28e5)],
 }
 
 #: Every explorer of this module, for `make bench`.

@@ -50,6 +50,28 @@ register(
              "with `active` active parameters on the chip (bf16 arithmetic).")
 
 
+# ---- 06.9: the same step read per phase, at the step's height ---------------------------------
+def _kv_per_phase(v):
+    sheet = pr.price_sheet(v["sheet"])
+    return pr.implied_kv_bytes_per_token(sheet.long_context_threshold, v["active"], v["chip"], overlap="none",
+                                         price_multiple=sheet.long_output_multiple)
+
+
+register(
+    "06.9", _kv_per_phase, unit="B",
+    variants={"sheet": STEP_SHEETS, "active": ACTIVE, "chip": CHIPS},
+    hints=lambda v: [(1.0 / (pr.price_sheet(v["sheet"]).long_output_multiple - 1.0),
+                      "That is the ideal reading (the step at the kink). Per phase the cost is 1 + S / S_x "
+                      "from the start: set it equal to the step's height at the threshold."),
+                     (pr.price_sheet(v["sheet"]).long_output_multiple / (pr.price_sheet(v["sheet"]).long_output_multiple - 1.0),
+                      "That reads the ideal curve max(1, S / S_x) at the step's height. Per phase the KV "
+                      "reads ADD to the arithmetic: cost(S) / cost(0) = 1 + S / S_x."),
+                     (0.5, TWO_FLOPS)],
+    question="KV-cache bytes per token implied by the sheet's long-context step under the per-phase step, "
+             "where a sequence's cache reads add to its arithmetic (cost 1 + S / S_x), if the cost at the "
+             "threshold equals the step's output multiple; `active` active parameters, bf16 arithmetic.")
+
+
 # ---- 06.2: the active parameters that would put a real cache's crossover at the step ------------
 def _n_needed(v):
     kv = kv_bytes_per_token(v["model"])
