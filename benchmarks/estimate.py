@@ -4,8 +4,10 @@
 
 Prints, for every published result (rooflib/data/published), the bound, the unfitted prediction and
 the measurement (output tokens/s of the measured chips) with predicted/measured and measured/bound;
-then the error summary of the unfitted estimate, of one engine efficiency fitted on the even rows and
-tested on the odd rows, and the time of a 1,000-point batch sweep.
+then the error summary of the unfitted estimate (the figures chapter 8 prints and
+tests/test_published.py pins), the same without the p99 and first-token-queue physics of random
+arrivals (the estimate before it), per scenario, of one engine efficiency fitted on the even rows
+and tested on the odd rows, and the time of a 1,000-point batch sweep.
 """
 from __future__ import annotations
 
@@ -35,6 +37,10 @@ def main(rows: bool = True) -> None:
             print(f"{r.key:52s} {r.bound:11,.0f} {r.predicted:11,.0f} {r.measured:11,.0f} "
                   f"{r.predicted_ratio:6.2f} {r.bound_ratio:6.2f}")
     _summary("unfitted, all rows", published.error_summary(rep))
+    _summary("unfitted, mean TPOT only (before)", published.error_summary(published.error_report(percentiles=False)))
+    for scenario in ("offline", "server", "interactive", "concurrency", "production"):
+        keys = {r.key for r in published.results() if r.scenario == scenario}
+        _summary(f"unfitted, {scenario} rows", published.error_summary([r for r in rep if r.key in keys]))
     fit, test = published.halves()
     eta = published.calibrate(fit)
     print(f"engine efficiency fitted on the even rows: {eta:.3f}")

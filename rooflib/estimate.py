@@ -24,7 +24,23 @@ Then
 KV capacity: a batch must fit its caches, at the mean context, in `KV_MEMORY_FRACTION` of the
 replica's HBM less the weights. `batch=None` takes the best batch (and tensor-parallel degree)
 that fits; `max_time_per_output_token` keeps only the batches whose TPOT stays within it (MLPerf's
-Server and Interactive scenarios). The upper bound `bound_tokens_per_second` is the same work in
+Server and Interactive scenarios; a limit on the 99th percentile is met by the mean TPOT times
+`tail_ratio`, the p99 / mean ratio of the run).
+
+Random arrivals and a limit on the first token. With requests arriving at random (a Poisson
+stream, as MLPerf's Server scenario sends them) an engine with c batch slots, all busy, makes a
+new request wait. Each request holds a slot for its O output tokens, T = O x TPOT seconds; with
+T exponential (M/M/c, Erlang's delay formula, an assumption) the wait W of an arrival obeys
+
+    P(W > t) = C(c, a) exp(-(c - a) t / T)       a = requests in flight on average (< c)
+
+where C(c, a) is Erlang's C: the chance that all c slots are busy (`erlang_c`). A p99 limit L on
+the time to first token leaves t = L - (the prompt's own prefill) for waiting, so the engine
+keeps the largest mean batch a with P(W > t) <= 1% and runs steps of a sequences: tokens/s =
+replicas x a / TPOT(a). Slots are the largest batch that meets the TPOT limit. More slots per
+replica (a larger tensor-parallel group) need less spare room, in proportion: the square-root rule
+of many-server queues. The bound ignores this queue (it is a modelling assumption, not a limit).
+The upper bound `bound_tokens_per_second` is the same work in
 the lecture's ideal (overlap="full", PEAK rates, no overhead, the whole HBM for the cache), best
 over batch and tensor-parallel degree: nothing measured may beat it.
 
@@ -36,6 +52,7 @@ fraction of the measured chips. These fallbacks are assumptions, stated once her
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import lgamma
 
 import numpy as np
 
@@ -79,7 +96,8 @@ class ServingEstimate:
     per_user_tokens_per_second = 1 / time_per_output_token; time_to_first_token: one prompt's
     prefill on an idle replica plus one step overhead (no queueing). batch: sequences in flight
     per replica; tensor_parallel: chips per replica; replicas = chips / tensor_parallel;
-    max_batch: the KV-capacity limit per replica; step_time without the overhead.
+    max_batch: the KV-capacity limit per replica; step_time without the overhead. slots: with a
+    limit on the first token, the slots kept per replica, of which `batch` are busy on average.
     """
 
     tokens_per_second: object
@@ -92,6 +110,8 @@ class ServingEstimate:
     max_batch: float
     step_time: object
     overhead: float
+    slots: object = None
+    """Batch slots per replica an engine keeps for random arrivals (None: `batch`, no queue)."""
 
     @property
     def per_user_tokens_per_second(self):
@@ -135,6 +155,58 @@ def engine_step_overhead(engine: str, version: str = "") -> float:
     return STEP_OVERHEAD
 
 
+#: A latency limit in MLPerf is a 99th percentile (loadgen/mlperf.conf: *.Server.target_latency_percentile = 99).
+LATENCY_PERCENTILE = 0.99
+
+
+def erlang_c(slots, load):
+    """Erlang's C: the chance that an arrival finds all `slots` busy, with `load` = arrival rate x
+    mean holding time (requests in flight on average, load < slots), Poisson arrivals.
+
+        B(c, a) = (a^c / c!) / sum_k<=c a^k / k!        C(c, a) = c B / (c - a (1 - B))
+
+    Erlang's loss formula B, computed in logs (no overflow for c up to ~1e6). 1 slot, load 0.5: 0.5;
+    10 slots, load 8: 0.409. Vectorised over `load` for one whole number of slots.
+    """
+    c = int(whole_number("slots", slots))
+    a = np.asarray(non_negative("load", load), dtype=float)
+    if np.any(a >= c):
+        raise ValueError(f"load must be < slots ({c}), got {np.max(a)!r}")
+    return scalar_or_array(_erlang_c(c, a))
+
+
+def _erlang_c(c, a):
+    # B = P(N = c) / P(N <= c) for N ~ Poisson(a). With a < c the upper tail P(N > c) is small and
+    # lives within 10 sqrt(c) + 20 terms above c (beyond them each term is below e^-50), so the
+    # sum runs over that window only, whatever c is.
+    a = np.maximum(np.asarray(a, dtype=float), 1e-300)
+    k = c + np.arange(int(10 * np.sqrt(c)) + 21, dtype=float)
+    log_fact = lgamma(c + 1.0) + np.concatenate(([0.0], np.cumsum(np.log(k[1:]))))
+    pmf = np.exp(k * np.log(a)[..., None] - a[..., None] - log_fact)   # P(N = k), k = c, c + 1, ...
+    b = pmf[..., 0] / (1.0 - pmf[..., 1:].sum(axis=-1))
+    return c * b / (c - a * (1.0 - b))
+
+
+def _queued_batch(c, budget, output_tokens, tpot):
+    """Largest mean batch a < c with P(wait > budget) <= 1 - LATENCY_PERCENTILE (M/M/c, holding
+    time output_tokens x tpot(a)); 0 if none. `tpot` maps an array of batches to seconds. Two
+    passes over a grid of 64 loads (the second inside the first's last feasible cell): c / 4,225."""
+    if budget <= 0 or c < 1:
+        return 0.0
+    miss = 1.0 - LATENCY_PERCENTILE
+    lo, hi = 0.0, float(c)
+    for _ in range(2):
+        a = lo + (hi - lo) * np.arange(1, 65) / 65.0
+        hold = output_tokens * np.asarray(tpot(a))
+        late = _erlang_c(int(c), a) * np.exp(-(c - a) * budget / hold)
+        ok = np.nonzero(late <= miss)[0]
+        if ok.size == 0:
+            return lo
+        k = int(ok[-1])
+        lo, hi = float(a[k]), float(a[k + 1]) if k + 1 < a.size else hi
+    return lo
+
+
 # ---- the kernel: checked inputs only ---------------------------------------------------------
 
 def _step_times(m, h, b, tp, i, o, s, math, w_all, w_experts, b_expert, kv_tok, overlap):
@@ -171,7 +243,8 @@ def serving_estimate(model, hw, *, chips, input_tokens, output_tokens, batch=Non
                      kv_dtype: str = "bf16", math_dtype: str | None = None, expert_dtype: str | None = None,
                      decode_context=None, tensor_parallel=None, max_time_per_output_token=None,
                      step_overhead: float = STEP_OVERHEAD, efficiency: float = 1.0,
-                     grid: int = 256) -> ServingEstimate:
+                     grid: int = 256, max_time_to_first_token=None, tail_ratio: float = 1.0,
+                     matmul_fraction=None, hbm_fraction=None, link_fraction=None) -> ServingEstimate:
     """Predicted output tokens/s of `chips` chips serving requests of `input_tokens` in and
     `output_tokens` out with continuous batching (see the module docstring for the step).
 
@@ -181,6 +254,11 @@ def serving_estimate(model, hw, *, chips, input_tokens, output_tokens, batch=Non
     mean context a generated token attends to (default I + (O - 1) / 2). input_tokens may be 0
     (prefill served elsewhere, as in disaggregated serving). efficiency: the share of the kernel-
     measured rates a whole engine step keeps (1: none lost; the step's GPU time is divided by it).
+    tail_ratio: p99 / mean TPOT; the TPOT limit is met by the mean TPOT times it (1: the mean).
+    max_time_to_first_token: a p99 limit, seconds, on the first token of requests arriving at
+    random (None: no queue): the engine keeps spare slots (see the module docstring).
+    matmul_fraction, hbm_fraction, link_fraction: achievable shares of peak matmul FLOP/s (every
+    format), HBM and link bandwidth (None: the measured matmul rates, `achievable`'s 90% and 82%).
     Llama 2 70B, fp8 weights and cache, 8 x H100, 222 in / 294 out: 36.5k tokens/s predicted (tp 2,
     batch 1,240 per replica), bound 65.6k; MLPerf v4.1 measured 24.5k.
     """
@@ -197,6 +275,11 @@ def serving_estimate(model, hw, *, chips, input_tokens, output_tokens, batch=Non
     eta = float(fraction("efficiency", efficiency))
     limit = None if max_time_per_output_token is None else float(
         positive("max_time_per_output_token", max_time_per_output_token))
+    tail = float(positive("tail_ratio", tail_ratio))
+    if tail < 1.0:
+        raise ValueError(f"tail_ratio must be >= 1 (a 99th percentile is at least the mean), got {tail_ratio!r}")
+    ttft_limit = None if max_time_to_first_token is None else float(
+        positive("max_time_to_first_token", max_time_to_first_token))
     math = math_format(dtype, math_dtype)
     peak.flops_for(math)
     kv_key = format_key(kv_dtype, "kv_dtype")
@@ -206,7 +289,8 @@ def serving_estimate(model, hw, *, chips, input_tokens, output_tokens, batch=Non
     if c % degrees[0]:
         raise ValueError(f"tensor_parallel must divide chips ({c}), got {degrees[0]}")
     fixed = None if batch is None else positive("batch", batch)
-    h = achievable(peak, matmul=matmul_fractions(peak))
+    h = achievable(peak, matmul=matmul_fractions(peak) if matmul_fraction is None else matmul_fraction,
+                   hbm=hbm_fraction, link=link_fraction)
     w_all = stored_weight_bytes(m, dtype, expert_dtype)
     b_exp = BYTES_PER_ELEMENT[format_key(expert_dtype or dtype, "expert_dtype")]
     w_experts = m.n_moe_layers * m.n_experts * m.expert_params() * b_exp if m.is_moe else 0.0
@@ -228,27 +312,41 @@ def serving_estimate(model, hw, *, chips, input_tokens, output_tokens, batch=Non
             continue
         b = np.minimum(np.asarray(fixed, dtype=float), cap) if fixed is not None else \
             np.unique(np.round(np.geomspace(1.0, cap, n_grid)))   # a batch that does not fit is capped
-        t = _step_times(m, h, b, float(tp), i, o, s, math, w_all, w_experts, b_exp, kv_tok, "none") / eta + overhead
+        def tpot(x, tp=tp):
+            return _step_times(m, h, x, float(tp), i, o, s, math, w_all, w_experts, b_exp, kv_tok, "none") / eta \
+                + overhead
+        t = tpot(b)
         rate = (c // tp) * b / t
         if fixed is None:
-            ok = np.ones_like(t, dtype=bool) if limit is None else t <= limit
+            ok = np.ones_like(t, dtype=bool) if limit is None else t * tail <= limit
             if not ok.any():
                 continue
-            k = int(np.argmax(np.where(ok, rate, -1.0)))
-            cand = (float(rate[k]), tp, float(b[k]), float(t[k]), cap)
+            if ttft_limit is None:
+                k = int(np.argmax(np.where(ok, rate, -1.0)))
+                cand = (float(rate[k]), tp, float(b[k]), float(t[k]), cap, None)
+            else:   # random arrivals: the largest batch that meets the TPOT limit is the slots
+                slots = float(b[np.nonzero(ok)[0][-1]])
+                wait = ttft_limit - _prefill_time(m, h, tp, i, math, w_all, kv_tok) / eta - overhead
+                a = _queued_batch(slots, wait, o, tpot)
+                if a <= 0:
+                    continue
+                t_a = float(tpot(np.array([a]))[0])
+                cand = ((c // tp) * a / t_a, tp, a, t_a, cap, slots)
             if best is None or cand[0] > best[0]:
                 best = cand
         elif best is None or float(np.mean(rate)) > float(np.mean(best[0])):
-            best = (rate, tp, b, t, cap)
+            best = (rate, tp, b, t, cap, None)
     if best is None:
-        why = "the weights do not fit" if limit is None else "no batch meets max_time_per_output_token"
+        why = "the weights do not fit" if limit is None and ttft_limit is None else \
+            "no batch meets the latency limits"
         raise ValueError(f"no configuration of {c} x {peak.name} serves {m.name}: {why}")
-    rate, tp, b, t, cap = best
+    rate, tp, b, t, cap, slots = best
     ttft = _prefill_time(m, h, tp, i, math, w_all, kv_tok) / eta + overhead
     return ServingEstimate(tokens_per_second=scalar_or_array(rate), bound_tokens_per_second=bound,
                            time_per_output_token=scalar_or_array(t), time_to_first_token=ttft,
                            batch=scalar_or_array(b), tensor_parallel=tp, replicas=c // tp, max_batch=float(cap),
-                           step_time=scalar_or_array(np.asarray(t) - overhead), overhead=overhead)
+                           step_time=scalar_or_array(np.asarray(t) - overhead), overhead=overhead,
+                           slots=slots)
 
 
 def _prefill_time(m, h, tp, i, math, w_all, kv_tok):
@@ -260,5 +358,5 @@ def _prefill_time(m, h, tp, i, math, w_all, kv_tok):
     return float(step.time)
 
 
-__all__ = ["ServingEstimate", "serving_estimate", "matmul_fractions", "engine_step_overhead", "STEP_OVERHEAD",
-           "LEGACY_STEP_OVERHEAD", "KV_MEMORY_FRACTION"]
+__all__ = ["ServingEstimate", "serving_estimate", "matmul_fractions", "engine_step_overhead", "erlang_c",
+           "STEP_OVERHEAD", "LEGACY_STEP_OVERHEAD", "KV_MEMORY_FRACTION", "LATENCY_PERCENTILE"]

@@ -136,3 +136,20 @@ def measurement(key: str) -> Measurement:
         if m.key == key:
             return m
     raise LookupError(f"unknown measurement {key!r}; known: {', '.join(x.key for x in MEASUREMENTS)}")
+
+
+# ---- a real roofline measurement, for exercise 08.6 ---------------------------------------------
+#: Batches n (rows of X) of the timings below.
+BATCHED_MATMUL_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+#: Median seconds of X @ W (float32, W of d x d, X of n x d) by d, one per batch above: measured
+#: with `microbench.time_batched_matmul(d, BATCHED_MATMUL_BATCHES, repeats=7)` inside
+#: `microbench.single_thread_blas()` on one core of an AMD EPYC server (numpy 2.4.6, OpenBLAS),
+#: 2026-12-02, while other jobs shared the machine. The noise is real: at n = 1 numpy calls a
+#: matrix-vector routine, faster per byte than the matrix-matrix routine it uses from n = 2, and
+#: a busy neighbour can slow any point.
+BATCHED_MATMUL_SECONDS = {
+    4096: (0.007558, 0.01604, 0.01631, 0.01717, 0.02353, 0.03606, 0.06389, 0.1076, 0.2069),
+    3072: (0.004265, 0.009014, 0.008423, 0.01065, 0.01463, 0.02244, 0.03289, 0.06298, 0.1156),
+    5120: (0.009683, 0.02585, 0.02407, 0.02645, 0.03511, 0.05214, 0.0918, 0.1654, 0.3341),
+    6144: (0.008011, 0.0199, 0.01854, 0.03918, 0.03068, 0.04374, 0.07668, 0.2516, 0.5795),
+}

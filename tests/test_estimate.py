@@ -3,10 +3,12 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rooflib as rl
-from rooflib.estimate import (KV_MEMORY_FRACTION, LEGACY_STEP_OVERHEAD, STEP_OVERHEAD, engine_step_overhead,
-                              matmul_fractions, serving_estimate)
+from rooflib.estimate import (KV_MEMORY_FRACTION, LATENCY_PERCENTILE, LEGACY_STEP_OVERHEAD, STEP_OVERHEAD,
+                              engine_step_overhead, erlang_c, matmul_fractions, serving_estimate)
 from rooflib.kv import kv_bytes_per_token
 
 LLAMA = dict(chips=8, input_tokens=222.33, output_tokens=294.45, dtype="fp8", kv_dtype="fp8")
@@ -117,3 +119,87 @@ def test_docstring_example():
     assert (e.tensor_parallel, e.batch) == (2, 1240)
     assert e.tokens_per_second == pytest.approx(36.5e3, rel=0.005)
     assert e.bound_tokens_per_second == pytest.approx(65.6e3, rel=0.005)
+
+
+# ---- random arrivals: the tail of TPOT and Erlang's queue ------------------------------------
+
+def _erlang_c_by_recursion(c, a):
+    # Erlang B by its textbook recursion B(k) = a B(k-1) / (k + a B(k-1)), then C = c B / (c - a (1 - B))
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return c * b / (c - a * (1 - b))
+
+
+@pytest.mark.parametrize("c, a", [(1, 0.5), (2, 1.0), (10, 8.0), (100, 95.0), (5000, 4900.0), (3, 0.01)])
+def test_erlang_c_matches_the_recursion(c, a):
+    assert erlang_c(c, a) == pytest.approx(_erlang_c_by_recursion(c, a), rel=1e-9, abs=1e-300)
+
+
+def test_erlang_c_single_server_is_the_utilisation():
+    # M/M/1: an arrival waits with probability rho
+    assert erlang_c(1, np.array([0.1, 0.5, 0.9])) == pytest.approx([0.1, 0.5, 0.9])
+
+
+@settings(max_examples=40, deadline=None)
+@given(c=st.integers(1, 3000), u=st.floats(0.01, 0.98), du=st.floats(0.001, 0.01))
+def test_erlang_c_is_a_probability_that_grows_with_load(c, u, du):
+    lo, hi = erlang_c(c, u * c), erlang_c(c, min(u + du, 0.99) * c)
+    assert 0.0 <= lo <= hi <= 1.0
+
+
+def test_erlang_c_refuses_a_load_at_or_above_the_slots():
+    with pytest.raises(ValueError, match="load"):
+        erlang_c(4, 4.0)
+
+
+SERVER = dict(LLAMA, max_time_per_output_token=0.2)
+
+
+def test_tail_ratio_tightens_the_tpot_limit():
+    tight = serving_estimate("Llama 2 70B", "H100", **dict(LLAMA, max_time_per_output_token=0.04), tail_ratio=1.5)
+    assert tight.time_per_output_token * 1.5 <= 0.04
+
+
+def test_first_token_limit_keeps_spare_slots_and_meets_the_limit():
+    free = serving_estimate("Llama 2 70B", "H100", **SERVER)
+    e = serving_estimate("Llama 2 70B", "H100", **SERVER, max_time_to_first_token=2.0)
+    assert free.slots is None and e.batch < e.slots
+    # the p99 wait: C(c, a) exp(-(c - a) t / T) <= 1%, t = 2 s less the prompt's own first-token time
+    c, a = int(e.slots), float(e.batch)
+    hold = LLAMA["output_tokens"] * e.time_per_output_token
+    late = erlang_c(c, a) * np.exp(-(c - a) * (2.0 - e.time_to_first_token) / hold)
+    assert late <= 1 - LATENCY_PERCENTILE
+    assert e.tokens_per_second <= free.tokens_per_second
+    # a tighter first-token limit keeps more slots spare
+    tighter = serving_estimate("Llama 2 70B", "H100", **SERVER, max_time_to_first_token=0.5, tensor_parallel=2)
+    loose = serving_estimate("Llama 2 70B", "H100", **SERVER, max_time_to_first_token=2.0, tensor_parallel=2)
+    assert tighter.batch / tighter.slots < loose.batch / loose.slots
+
+
+def test_a_first_token_limit_below_the_prefill_cannot_be_met():
+    with pytest.raises(ValueError, match="latency limits"):
+        serving_estimate("Llama 3.1 405B", "H100", chips=8, input_tokens=9428.64, output_tokens=684.68,
+                         dtype="fp8", kv_dtype="fp8", max_time_to_first_token=0.01)
+
+
+@pytest.mark.parametrize("kw, name", [(dict(max_time_to_first_token=0), "max_time_to_first_token"),
+                                      (dict(tail_ratio=0.9), "tail_ratio")])
+def test_new_options_name_the_argument(kw, name):
+    with pytest.raises(ValueError, match=name):
+        serving_estimate("Llama 2 70B", "H100", **LLAMA, **kw)
+
+
+def test_efficiency_overrides_move_the_prediction_and_default_to_the_measured_rates():
+    base = serving_estimate("Llama 2 70B", "H100", **LLAMA, tensor_parallel=2, batch=1.0)
+    same = serving_estimate("Llama 2 70B", "H100", **LLAMA, tensor_parallel=2, batch=1.0, hbm_fraction=0.9,
+                            link_fraction=0.82, matmul_fraction=matmul_fractions("H100"))
+    assert same.tokens_per_second == pytest.approx(base.tokens_per_second)
+    # batch 1 is weight-bound: HBM at 45% instead of 90% roughly doubles the step
+    slow = serving_estimate("Llama 2 70B", "H100", **LLAMA, tensor_parallel=2, batch=1.0, hbm_fraction=0.45)
+    assert 1.6 < slow.step_time / base.step_time < 2.05
+    big = serving_estimate("Llama 2 70B", "H100", **LLAMA, tensor_parallel=2, batch=1000.0, matmul_fraction=0.35)
+    ref = serving_estimate("Llama 2 70B", "H100", **LLAMA, tensor_parallel=2, batch=1000.0)
+    assert big.tokens_per_second < 0.6 * ref.tokens_per_second      # compute-bound: 0.35 vs 0.709 of fp8 peak
+    with pytest.raises(ValueError, match="hbm"):
+        serving_estimate("Llama 2 70B", "H100", **LLAMA, hbm_fraction=1.5)

@@ -1,110 +1,104 @@
-"""Chapter 8 explorer: the throughput bound vs batch for one published system, and every efficiency."""
+"""Chapter 8 explorer: one published result's bound, prediction and measurement, and the
+efficiencies that move the prediction (matmul, HBM and link fractions, fixed cost per step)."""
 from __future__ import annotations
 
 import ipywidgets as widgets
 import numpy as np
 
-from .. import reality as rz
-from ..plotting import OKABE_ITO, log_axes
-from ..units import fmt_count
+from .. import published as pub
+from ..estimate import STEP_OVERHEAD
+from ..plotting import OKABE_ITO, decade_limits, log_axes
+from ..units import fmt_count, fmt_time
 from .base import Explorer
 
-BATCHES = np.unique(np.round(np.logspace(0, 5, 140)))   # sequences per step, whole deployment unit
-TPS_RANGE = (1e1, 1e7)                                    # tokens/s
+BARS = ("bound", "prediction (your efficiencies)", "prediction (measured rates)", "measured")
+COLOURS = (OKABE_ITO["black"], OKABE_ITO["orange"], OKABE_ITO["sky"], OKABE_ITO["vermillion"])
+N_SWEEP = 60   # batches per replica on the right panel
 
 
 class RealityExplorer(Explorer):
     def setup(self):
-        self.ax_b, self.ax_e = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.1]})
-        self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.96, wspace=0.55)
-        c = OKABE_ITO
-        self.bound_line = self.ax_b.plot([1], [1], color=c["black"], lw=2.5, alpha=0.7, label="bound (roofline)")[0]
-        self.ceiling = self.ax_b.axhline(1, color=c["blue"], ls="--", label="compute ceiling")
-        self.measured = self.ax_b.axhline(1, color=c["vermillion"], lw=2, label="published")
-        self.cap = self.ax_b.axvspan(1, 2, color="0.5", alpha=0.25, lw=0, label="does not fit in HBM")
-        log_axes(self.ax_b)
-        self.ax_b.set_xlim(BATCHES[0], BATCHES[-1])
-        self.ax_b.set_ylim(*TPS_RANGE)
-        self.ax_b.set_xlabel("batch (sequences per step, whole unit)")
-        self.ax_b.set_ylabel("throughput (tokens/s, per published unit)")
-        self.ax_b.grid(True, alpha=0.3)
-        self.ax_b.legend(loc="upper left", fontsize=8)
-        n = len(rz.MEASUREMENTS)
-        y = np.arange(n)[::-1]
-        self.bars = self.ax_e.barh(y, np.zeros(n), color=c["sky"], edgecolor="none")
-        self.ax_e.set_yticks(y, [m.short for m in rz.MEASUREMENTS], fontsize=7)
-        self.ax_e.set_xlim(0, 100)
-        self.ax_e.set_xlabel("measured / bound (%)")
-        self.ax_e.grid(True, axis="x", alpha=0.3)
-        self.animated = [self.cap, self.ceiling, self.bound_line, self.measured, *self.bars]
-        self._efficiencies = {}   # assumptions -> every measurement's efficiency (a key change reuses them)
+        self.ax_b, self.ax_s = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.2]})
+        self.fig.subplots_adjust(left=0.2, right=0.98, bottom=0.15, top=0.93, wspace=0.3)
+        y = np.arange(len(BARS))[::-1]
+        self.bars = self.ax_b.barh(y, np.ones(len(BARS)), color=COLOURS, edgecolor="black", linewidth=0.4)
+        self.ax_b.set_yticks(y, BARS, fontsize=8)
+        self.ax_b.set_xscale("log")
+        self.ax_b.set_xlabel("output tokens/s (measured chips)")
+        self.ax_b.grid(True, axis="x", alpha=0.3)
+        self.curve = self.ax_s.plot([1, 2], [1, 2], color=OKABE_ITO["orange"], lw=2,
+                                    label="prediction at other batches (your efficiencies)")[0]
+        self.point = self.ax_s.plot([1], [1], "o", color=OKABE_ITO["orange"], mec="black", ms=8,
+                                    label="the estimate's choice")[0]
+        self.meas = self.ax_s.axhline(1, color=OKABE_ITO["vermillion"], lw=2, label="measured")
+        self.bound = self.ax_s.axhline(1, color=OKABE_ITO["black"], ls="--", lw=1.5, label="bound (this setup)")
+        log_axes(self.ax_s)
+        self.ax_s.set_xlabel("sequences in flight per replica")
+        self.ax_s.set_ylabel("output tokens/s (measured chips)")
+        self.ax_s.grid(True, alpha=0.3)
+        self.ax_s.legend(loc="lower right", fontsize=7)
+        self.animated = [*self.bars, self.curve, self.point, self.meas, self.bound]
+        self._measured_rates = {}   # row key -> prediction at the measured rates (a slider move reuses it)
 
-    def efficiencies(self, input_tokens, attention, tokens_per_step):
-        key = (int(input_tokens), bool(attention), round(float(tokens_per_step), 6))
-        if key not in self._efficiencies:
-            self._efficiencies[key] = [rz.efficiency(m, attention=attention, input_tokens=input_tokens,
-                                                     tokens_per_step=tokens_per_step) for m in rz.MEASUREMENTS]
-        return self._efficiencies[key]
-
-    def draw(self, key, input_tokens=0, attention=False, tokens_per_step=1.0):
-        meas = rz.measurement(key)
-        unit = meas.deployment_chips
-        scale = meas.chips / unit
-        ceiling = float(rz.compute_ceiling(meas.model, meas.chip, meas.chips, dtype=meas.dtype))
-        if meas.phase == "prefill":
-            flat = float(rz.bound_for(meas))
-            self.bound_line.set_data(BATCHES, np.full(BATCHES.shape, flat))
-            self.cap.set_x(BATCHES[-1] * 10)
-            self.ceiling.set_ydata([ceiling] * 2)
-            top = flat
-        else:
-            shared = meas.output_tokens > 0
-            extra = float(input_tokens) if shared else 0.0
-            kw = dict(chips=unit, dtype=meas.dtype, kv_dtype=meas.kv_dtype, attention=attention,
-                      tokens_per_step=tokens_per_step, input_tokens=extra,
-                      output_tokens=meas.output_tokens if shared else None)
-            curve = rz.decode_bound(meas.model, meas.chip, meas.context + extra, batch=BATCHES, **kw)
-            self.bound_line.set_data(BATCHES, np.asarray(curve.tokens_per_second) * scale)
-            best = rz.decode_bound(meas.model, meas.chip, meas.context + extra, **kw)
-            self.cap.set_x(max(float(best.batch), 1.0))
-            self.cap.set_width(BATCHES[-1] * 10)
-            self.ceiling.set_ydata([ceiling] * 2)
-            top = float(best.tokens_per_second) * scale
-        self.measured.set_ydata([meas.value] * 2)
-        chosen = None
-        effs = self.efficiencies(input_tokens, attention, tokens_per_step)
-        for bar, m, eff in zip(self.bars, rz.MEASUREMENTS, effs):
-            bar.set_width(100 * eff)
-            bar.set_color(OKABE_ITO["orange"] if m.key == key else OKABE_ITO["sky"])
-            if m.key == key:
-                chosen = eff
-        return (f"<b>{meas.label}</b>: published <b>{fmt_count(meas.value, 'tokens/s')}</b>; bound "
-                f"<b>{fmt_count(top, 'tokens/s')}</b>; efficiency <b>{chosen:.1%}</b>. "
-                f"Assumed context {meas.context + (input_tokens if meas.output_tokens else 0):,.0f} tokens; "
-                f"{meas.dtype} weights, {meas.kv_dtype} cache.<br><small>{meas.note}</small>")
+    def draw(self, key, matmul=0.0, hbm=0.9, link=0.82, overhead_ms=STEP_OVERHEAD * 1e3):
+        r = pub.result(key)
+        scale = r.measured_chips / r.chips
+        if key not in self._measured_rates:
+            self._measured_rates[key] = float(r.estimate().tokens_per_second) * scale
+        kw = dict(matmul_fraction=None if matmul <= 0 else float(matmul), hbm_fraction=float(hbm),
+                  link_fraction=float(link), step_overhead=float(overhead_ms) * 1e-3)
+        e = r.estimate(**kw)
+        pred, bound = float(e.tokens_per_second) * scale, e.bound_tokens_per_second * scale
+        values = (bound, pred, self._measured_rates[key], r.measured)
+        for bar, v in zip(self.bars, values):
+            bar.set_width(v)
+        lo, hi = decade_limits(min(values) / 1.5, max(values) * 1.5)
+        self.ax_b.set_xlim(lo, hi)
+        top = max(float(e.max_batch), float(e.batch), 2.0)
+        b = np.unique(np.round(np.geomspace(1.0, top, N_SWEEP)))
+        sweep = r.estimate(**kw, batch=b, tensor_parallel=e.tensor_parallel, max_time_per_output_token=None,
+                           max_time_to_first_token=None)
+        rate = np.asarray(sweep.tokens_per_second) * scale
+        self.curve.set_data(b, rate)
+        self.point.set_data([float(e.batch)], [pred])
+        self.meas.set_ydata([r.measured] * 2)
+        self.bound.set_ydata([bound] * 2)
+        self.ax_s.set_xlim(*decade_limits(1.0, top))
+        self.ax_s.set_ylim(*decade_limits(min(rate.min(), r.measured) / 1.5, max(bound, rate.max()) * 1.5))
+        slots = "" if e.slots is None else f", {e.slots:,.0f} slots kept for random arrivals"
+        return (f"<b>{r.key}</b> ({r.scenario}, {r.engine} {r.engine_version}): measured "
+                f"<b>{fmt_count(r.measured, 'tokens/s')}</b>; prediction <b>{fmt_count(pred, 'tokens/s')}</b> "
+                f"(<b>{pred / r.measured:.2f}x</b> the measurement), bound {fmt_count(bound, 'tokens/s')}. "
+                f"{e.replicas} x {e.tensor_parallel} chips, {float(e.batch):,.0f} sequences per replica{slots}, "
+                f"{fmt_time(float(e.time_per_output_token))} per token.")
 
 
-def reality_explorer(key="deepseek-decode", input_tokens=0, attention=False, tokens_per_step=1.0):
-    """Published system, assumed prompt length, attention FLOPs, speculative tokens -> bound and efficiencies."""
-    style = {"description_width": "130px"}
+def reality_explorer(key="mlperf41-llama2-70b-h100sxm-8-offline", matmul=0.0, hbm=0.9, link=0.82,
+                     overhead_ms=STEP_OVERHEAD * 1e3):
+    """Published result, matmul fraction (0: the measured rates), HBM and link fractions, step overhead
+    -> bound, prediction and measurement."""
+    style = {"description_width": "150px"}
     layout = widgets.Layout(width="300px")
     controls = {
-        "key": widgets.Dropdown(options=[(m.short, m.key) for m in rz.MEASUREMENTS], value=key,
-                                description="published figure", style=style, layout=layout),
-        "input_tokens": widgets.IntSlider(value=input_tokens, min=0, max=1024, step=32,
-                                          description="MLPerf prompt (tokens)", style=style, layout=layout),
-        "attention": widgets.Checkbox(value=attention, description="count attention FLOPs",
-                                      style={"description_width": "initial"}, layout=layout),
-        "tokens_per_step": widgets.FloatSlider(value=tokens_per_step, min=1.0, max=3.0, step=0.1,
-                                               description="tokens / sequence / step", style=style, layout=layout),
+        "key": widgets.Dropdown(options=[(r.key, r.key) for r in pub.results()], value=key,
+                                description="published result", style=style, layout=layout),
+        "matmul": widgets.FloatSlider(value=matmul, min=0.0, max=1.0, step=0.05,
+                                      description="matmul / peak (0: measured)", style=style, layout=layout),
+        "hbm": widgets.FloatSlider(value=hbm, min=0.3, max=1.0, step=0.05, description="HBM / peak",
+                                   style=style, layout=layout),
+        "link": widgets.FloatSlider(value=link, min=0.2, max=1.0, step=0.05, description="links / peak",
+                                    style=style, layout=layout),
+        "overhead_ms": widgets.FloatSlider(value=overhead_ms, min=0.0, max=10.0, step=0.1,
+                                           description="overhead per step (ms)", style=style, layout=layout),
     }
-    return RealityExplorer(controls, figsize=(10, 4.2))
+    return RealityExplorer(controls, figsize=(10, 4.0))
 
 
 #: For `make bench`: how to build this explorer and which control moves to time.
 BENCH = {
     "factory": reality_explorer,
-    "updates": [dict(key=m.key) for m in rz.MEASUREMENTS[:6]]
-    + [dict(input_tokens=i) for i in (128, 512, 1024)]
-    + [dict(attention=True), dict(attention=False), dict(tokens_per_step=2.0)],
+    "updates": [dict(key=k) for k in ("mlperf41-llama2-70b-h100sxm-8-server", "nim-llama33-70b-h100x2-5000in-c1",
+                                      "mlperf51-deepseek-r1-gb200-72-server", "deepseek-day6-decode-h800")]
+    + [dict(matmul=f) for f in (0.4, 0.6, 0.0)] + [dict(hbm=f) for f in (0.6, 0.9)]
+    + [dict(link=0.5), dict(overhead_ms=3.0), dict(overhead_ms=0.58)],
 }

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import published as pub
 from ... import reality as rz
+from ...collectives import all_reduce_time
 from ...hardware import hardware
 from ...kv import kv_bytes_per_token
+from ...measurements import BATCHED_MATMUL_BATCHES, BATCHED_MATMUL_SECONDS
 from ...models import model
+from ...roofline import decode_step
+from ...units import GiB
 from ..variants import first
 from . import register, written
 
@@ -156,40 +161,165 @@ register(
              "a share `cache_hit_fraction` hit the on-disk cache), divided by the node's fp8 compute "
              "ceiling 8 F / (2 N_active), as a fraction.")
 
-# ---- 08.6: fit a roofline to timings ----------------------------------------------------------------
-SEEDS = {"seed": list(range(12))}
-FIT_BATCHES = np.array([1, 2, 4, 8, 16, 32, 64, 128, 256], dtype=float)
-FIT_D = 4096
-
-
-def synthetic_timings(seed: int) -> np.ndarray:
-    """Median times (s) of X W, d = 4096 float32, for FIT_BATCHES on an imaginary machine.
-
-    Its flat part (weight read) lasts 2-8 ms and its knee sits at n = 6-40; each time carries a
-    few percent of noise, as real measurements do.
-    """
-    rng = np.random.default_rng(5000 + int(seed))
-    flat = rng.uniform(2e-3, 8e-3)
-    knee = rng.uniform(6, 40)
-    t = np.maximum(flat, flat / knee * FIT_BATCHES)
-    return t * np.exp(rng.normal(0, 0.03, FIT_BATCHES.size))
+# ---- 08.6: fit a roofline to real timings ------------------------------------------------------------
+# One core of a real server, four weight sizes (rooflib.measurements): noisy, as measurements are.
+FIT_BATCHES = np.array(BATCHED_MATMUL_BATCHES, dtype=float)
+FITS = {"d": list(BATCHED_MATMUL_SECONDS)}
 
 
 def _fit_intensity(v):
-    return rz.fit_roofline(FIT_BATCHES, synthetic_timings(v["seed"])).intensity(FIT_D, 4.0)
+    times = np.array(BATCHED_MATMUL_SECONDS[v["d"]])
+    return rz.fit_roofline(FIT_BATCHES, times).intensity(v["d"], 4.0)
 
 
 register(
-    "08.6", _fit_intensity, rel=0.15, unit="FLOP/byte", variants=SEEDS,
+    "08.6", _fit_intensity, rel=0.05, unit="FLOP/byte", variants=FITS,
     hints=[(2.0, "float32 numbers take 4 bytes: at the knee n*, 2 d^2 n* FLOPs per 4 d^2 bytes = n* / 2."),
            (4.0, "The intensity is FLOPs per BYTE: 2 d^2 n* FLOPs over 4 d^2 bytes of W is n* / 2, "
                  "not 2 n*."),
            (0.5, "Count 2 FLOPs per multiply-add: 2 d^2 n* FLOPs at the knee.")],
-    question="Fit t = max(a, b n) to the timings and give the machine's critical intensity in "
-             "FLOP/byte: the knee n* = a / b of a d x d float32 product is at 2 d^2 n* / (4 d^2) = n* / 2.")
+    question="Fit the lower envelope t = max(a, b n) to the measured timings of your d (a = the "
+             "fastest time, b = the smallest time per row) and give the machine's critical intensity "
+             "in FLOP/byte: n* = a / b, and 2 d^2 n* / (4 d^2) = n* / 2.")
 
 # ---- answered in words: nothing to check, but check() and explain() say so ----------------------
 written("08.7", 'Speculative decoding at two tokens per step: which parts of the decode bound '
         'change, and which ceiling can nothing beat?')
 written("08.8", 'Why must every assumption of an upper bound be optimistic, and what would it '
         'mean if a published figure beat it?')
+
+# ---- 08.9: batch-1 speed claims against the weight-read bound --------------------------------------
+# A benchmark page lists Llama 2 70B at batch 1 (https://alpha-one-index.github.io/ai-infra-index/specs/
+# inference-benchmarks.html, "What Is H100 Inference Speed in Tokens Per Second?" and the quantization
+# table: FP16 needs "~140 GB (2 GPUs)" on H100s; FP8, INT8 and INT4 "(1 GPU)"). The last entry is a
+# measured figure that passes: NVIDIA NIM 1.8.0, Llama 3.3 70B (Llama 3.1 70B's architecture) fp8 on
+# 2 x H100, 51.67 tokens/s at concurrency 1 (https://docs.nvidia.com/nim/benchmarking/llm/1.0.0/performance).
+CLAIMS = [
+    {"model": "Llama 2 70B", "chip": "H200 SXM", "chips": 1, "dtype": "bf16", "claimed": 155.0},
+    {"model": "Llama 2 70B", "chip": "H100 SXM", "chips": 2, "dtype": "bf16", "claimed": 110.0},
+    {"model": "Llama 2 70B", "chip": "H100 SXM", "chips": 1, "dtype": "fp8", "claimed": 155.0},
+    {"model": "Llama 2 70B", "chip": "H100 SXM", "chips": 1, "dtype": "int8", "claimed": 140.0},
+    {"model": "Llama 2 70B", "chip": "H100 SXM", "chips": 1, "dtype": "int4", "claimed": 195.0},
+    {"model": "Llama 2 70B", "chip": "H200 SXM", "chips": 1, "dtype": "bf16", "claimed": 120.0},
+    {"model": "Llama 2 70B", "chip": "H100 SXM", "chips": 2, "dtype": "bf16", "claimed": 85.0},
+    {"model": "Llama 2 70B", "chip": "A100 SXM", "chips": 2, "dtype": "bf16", "claimed": 35.0},
+    {"model": "Llama 3.1 70B", "chip": "H100 SXM", "chips": 2, "dtype": "fp8", "claimed": 51.67},
+]
+
+
+def _claim_ratio(v):
+    # the batch-1 bound: every weight read once per token at the peak HBM bandwidth of all the chips
+    # (full overlap, context 1); int weights are multiplied in bf16, as their kernels do
+    step = decode_step(v["model"], v["chip"], 1, 1, v["chips"], dtype=v["dtype"], overlap="full",
+                       math_dtype="bf16" if v["dtype"].startswith("int") else None)
+    return v["claimed"] / float(step.tokens_per_second)
+
+
+def _claim_hints(v):
+    bytes_per = {"bf16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}[v["dtype"]]
+    out = [(8.0, "Weights are stored in BYTES: "
+                   f"{bytes_per:g} byte(s) per parameter in {v['dtype']}, not {8 * bytes_per:g} bits."),
+           (100.0, "Give claimed / bound as a plain ratio (2.0), not a percentage.")]
+    if v["chips"] > 1:
+        out.append((v["chips"], f"The claim is for {v['chips']} GPUs together: their bandwidths add up."))
+    else:
+        out.append((1 / 8, "The claim is for ONE GPU, not an 8-GPU node."))
+    if v["dtype"] != "bf16":
+        out.append((2 / bytes_per, f"The weights are {v['dtype']}: {bytes_per:g} byte(s) per parameter, "
+                                   "not the 2 bytes of fp16."))
+    return out
+
+
+register(
+    "08.9", _claim_ratio, rel=0.02, unit="", variants=CLAIMS, hints=_claim_hints,
+    question="Claimed batch-1 tokens/s divided by the upper bound chips x HBM bandwidth / weight bytes "
+             "(every weight read once per token, full overlap, context ignored). Above 1: impossible.")
+
+# ---- 08.10: unit slips on DeepSeek's day-6 figures ------------------------------------------------
+# What a careless reader of the day-6 note could write as "output tokens/s per node": the prefill
+# nodes' 73.7k INPUT tokens/s (cache hits included); 14.8k per node read as per GPU (x 8); per node
+# read as per unit of 18 nodes (/ 18); and the correct figure.
+SLIPS = [{"claimed": 73_700.0}, {"claimed": 8 * 14_800.0}, {"claimed": 14_800.0 / 18},
+         {"claimed": 14_800.0}]
+
+
+def _slip_ratio(v):
+    return v["claimed"] / float(rz.bound_for(rz.measurement("deepseek-decode")))
+
+
+register(
+    "08.10", _slip_ratio, rel=0.02, unit="", variants=SLIPS,
+    hints=[(1 / 18, "The bound is per 8-GPU node: scale the 144-GPU unit's tokens/s by 8 / 144."),
+           (8.0, "The bound is per NODE (8 GPUs), not per GPU."),
+           (100.0, "Give the ratio, not a percentage.")],
+    question="The claimed output tokens/s per H800 node divided by the decode bound per node of "
+             "DeepSeek's setup (4,989 tokens of bf16 MLA cache, fp8 weights, 144-GPU units).")
+
+# ---- 08.11: one-way link bandwidth in an all-reduce -------------------------------------------------
+RINGS = {"chip": ["H100 SXM", "H200 SXM", "B200", "MI300X"], "ranks": [8, 4, 2],
+         "gib": [1.0, 0.25, 4.0, 0.0625]}
+
+
+def _ring_time(v):
+    hw = hardware(v["chip"])
+    return float(all_reduce_time(v["gib"] * GiB, v["ranks"], hw.scaleup_bandwidth, 0.0, base_latency=0.0))
+
+
+def _ring_hints(v):
+    n = v["ranks"]
+    return [(0.5, "The datasheet's NVLink / Infinity Fabric figure counts BOTH directions: one way "
+                  "is half of it, and a ring sends one way on each link."),
+            (n / (2 * (n - 1)), "A ring all-reduce moves 2 (n - 1) / n of the message through each "
+                                "link (reduce-scatter, then all-gather), not the message once."),
+            (1e9 / GiB, "The message is in GiB: 2^30 bytes per GiB, not 10^9."),
+            (1e3, "Give the time in seconds.")]
+
+
+register(
+    "08.11", _ring_time, rel=0.02, unit="s", variants=RINGS, hints=_ring_hints,
+    question="Least time, in seconds, of a ring all-reduce of `gib` GiB over `ranks` chips: "
+             "2 (n - 1) / n x bytes / (one-way link bandwidth per chip), latencies ignored.")
+
+# ---- 08.12: MiB, GB and GiB -----------------------------------------------------------------------
+# nvidia-smi totals (MiB), from modal-labs/modal-client PR #2797 ("H100: 81559MiB (85.52 GB) - A100
+# 80GB: 81920MiB - A100 40GB: 40960MiB - A10: 23028MiB - L40S: 46068MiB - L4: 23034MiB - T4:
+# 15360MiB") and NVIDIA/cuda-samples issue #311 (H200: "0MiB / 143771MiB").
+SMI = [{"gpu": "H100 80GB", "mib": 81_559}, {"gpu": "A100 80GB", "mib": 81_920},
+       {"gpu": "H200", "mib": 143_771}, {"gpu": "L40S", "mib": 46_068}, {"gpu": "A100 40GB", "mib": 40_960},
+       {"gpu": "A10", "mib": 23_028}, {"gpu": "L4", "mib": 23_034}, {"gpu": "T4", "mib": 15_360}]
+
+
+register(
+    "08.12", lambda v: v["mib"] * GiB / 1024, rel=0.005, unit="bytes", variants=SMI,
+    hints=[(1e6 / 2**20, "A MiB is 2^20 = 1,048,576 bytes, not 10^6."),
+           (1e-9, "Convert MiB to bytes, not to decimal GB."),
+           (1 / GiB, "Convert MiB to bytes, not to GiB."),
+           (1 / 2**20, "Give bytes, not MiB.")],
+    question="Bytes of memory that nvidia-smi reports as `mib` MiB in total.")
+
+# ---- 08.13: a prediction against its measurement ----------------------------------------------------
+ROWS = ["mlperf41-llama2-70b-h100sxm-8-offline", "mlperf51-llama2-70b-h200sxm-8-offline",
+        "mlperf51-llama2-70b-mi325x-8-offline", "mlperf51-mixtral-8x7b-h200sxm-8-offline",
+        "mlperf51-llama31-405b-h200sxm-8-offline", "mlperf51-llama2-70b-b200-8-offline",
+        "nim-llama33-70b-h100x2-5000in-c25", "deepseek-day6-decode-h800", "sglang-large-ep-decode-h100"]
+PREDICT = {"key": ROWS}
+
+
+def _predicted_ratio(v):
+    r = pub.result(v["key"])
+    return float(r.estimate().tokens_per_second) * r.measured_chips / r.chips / r.measured
+
+
+def _predict_hints(v):
+    r = pub.result(v["key"])
+    out = [(100.0, "Give predicted / measured as a plain ratio.")]
+    if r.measured_chips != r.chips:
+        out.append((r.chips / r.measured_chips, f"The measurement covers {r.measured_chips} chips (one node); "
+                                                f"the prediction is for all {r.chips}: scale it."))
+    return out
+
+
+register(
+    "08.13", _predicted_ratio, rel=0.01, unit="", variants=PREDICT, hints=_predict_hints,
+    question="rl.serving_estimate's predicted output tokens/s for the row's setup (Result.estimate()), "
+             "scaled to the chips the measurement covers, divided by the measurement.")
