@@ -20,10 +20,12 @@ One module per idea, in the order of the chapters:
     kv, context           the KV cache; prefill vs decode; the Goldilocks context (chapter 2)
     moe                   experts touched, all-to-all, expert parallelism (chapter 3)
     pipeline              stages, bubbles, schedules (chapter 4)
-    training              6ND, Chinchilla, lifetime compute (chapter 5)
+    training, lifetime    6ND (+ attention), Chinchilla; lifetime compute (chapter 5)
     prices                dated price sheets and what they imply (chapter 6)
     memory_trade          checkpointing and reversible layers (chapter 7)
     reality               published measurements vs the bound; your machine's roofline (chapter 8)
+    service, queueing     the mixed step, disaggregation, the frontier, load -> cost; a seeded
+                          simulator of a continuous-batching server (chapter 9)
     serving, energy       train-schedule waits; energy per operation
     plotting, reports     presentation: figures and text reports of what the modules above compute
     explore               the widgets (explorers and the flashcard drill)
@@ -57,12 +59,18 @@ from .moe import (SCALEOUT_BANDWIDTH, MoEDecodeStep, all_to_all_time, chips_need
 from .pipeline import (bubble_fraction, kv_batch_ceiling, kv_crossover_stages, max_microbatch, min_stages,
                        pipeline_decode, pipeline_schedule, stage_memory)
 # chapter 5
-from .training import (balanced_pretraining_tokens, chinchilla_optimal, chinchilla_tokens, implied_mfu,
-                       inference_flops_per_token, lifetime_compute, lifetime_optimum, overtraining_factor,
-                       training_chip_hours, training_flops, training_time)
+from .lifetime import balanced_pretraining_tokens, lifetime_compute, lifetime_optimum
+from .training import (chinchilla_optimal, chinchilla_tokens, implied_mfu, inference_flops_per_token,
+                       overtraining_factor, training_chip_hours, training_flops, training_flops_per_token,
+                       training_time)
 # chapter 6
 from .prices import PRICE_SHEETS, PriceSheet, implied_kv_bytes_per_token, price_sheet
 from .reports import read_price_sheet
+# chapter 9
+from .service import (cost_per_million_tokens, frontier, kv_transfer_time, mixed_step,
+                      prefill_nodes_per_decode_node, speculation_break_even_batch, step_time_table,
+                      uncached_prompt_tokens)
+from .queueing import simulate, simulate_server
 
 __all__ = [
     # catalogs and units
@@ -88,7 +96,10 @@ __all__ = [
     # chapter 5
     "balanced_pretraining_tokens", "chinchilla_optimal", "chinchilla_tokens", "implied_mfu",
     "inference_flops_per_token", "lifetime_compute", "lifetime_optimum", "overtraining_factor",
-    "training_chip_hours", "training_flops", "training_time",
+    "training_chip_hours", "training_flops", "training_flops_per_token", "training_time",
     # chapter 6
     "PRICE_SHEETS", "PriceSheet", "implied_kv_bytes_per_token", "price_sheet", "read_price_sheet",
+    # chapter 9
+    "cost_per_million_tokens", "frontier", "kv_transfer_time", "mixed_step", "prefill_nodes_per_decode_node",
+    "speculation_break_even_batch", "step_time_table", "uncached_prompt_tokens", "simulate", "simulate_server",
 ]

@@ -33,9 +33,9 @@ LAYERS = [
     # 4: the decode step
     {"roofline"},
     # 5: chapter modules (and the data and asides they own)
-    {"speculative", "context", "moe", "pipeline", "schedules", "training", "prices", "price_sheets",
+    {"speculative", "context", "moe", "pipeline", "schedules", "training", "lifetime", "prices", "price_sheets",
      "memory_tiers", "memory_trade", "feistel", "reality", "measurements", "microbench", "serving", "energy",
-     "estimate", "published"},
+     "estimate", "published", "service", "queueing"},
     # 6: presentation: drawings and text reports of what the layers below compute
     {"plotting", "reports"},
     # 7: explorers, the course machinery (rooflib/course: answer keys, checks, variants, cards, Leitner
@@ -195,7 +195,7 @@ def test_the_walk_sees_what_it_must():
 # efficiencies, prices of options, policies and flags come after `*`, so adding an option never
 # shifts a call. The core (roofline, speculative, estimate, collectives) is held to it by its own tests.
 KEYWORD_ONLY_MODULES = ["context", "kv", "moe", "pipeline", "schedules", "prices", "price_sheets", "memory_tiers",
-                        "memory_trade", "training", "reality", "serving", "energy"]
+                        "memory_trade", "training", "reality", "serving", "energy", "service", "queueing"]
 OPTION_NAMES = {
     # precisions
     "dtype", "kv_dtype", "math_dtype", "expert_dtype", "dispatch_dtype", "combine_dtype",

@@ -38,7 +38,8 @@ BAD = [float("nan"), float("inf"), -1.0, "64", True, None, 1e300, 2**63, 10**400
 GOOD_FOR = {"pipeline_schedule": {"tokens": 1}}
 # Functions whose documented answer may be inf ("never", "no number of stages is enough").
 INF_MEANS_NEVER = {"compute_bound_batch", "comm_exposed_batch", "min_stages", "memory_bound_context",
-                   "goldilocks_context", "max_context", "context_for_kv_bytes", "cache_equals_weights_context"}
+                   "goldilocks_context", "max_context", "context_for_kv_bytes", "cache_equals_weights_context",
+                   "speculation_break_even_batch"}
 
 
 def _call(fn, **override):

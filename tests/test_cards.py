@@ -42,7 +42,7 @@ def ids(cs):
 # ============================================================================ the decks
 def test_one_deck_per_chapter_with_at_least_ten_cards():
     files = cards.deck_files()
-    assert sorted(files) == list(range(1, 9))
+    assert sorted(files) == list(range(1, 10))
     for chapter, path in files.items():
         assert re.fullmatch(r"\d{2}_[a-z0-9_]+\.yaml", path.name)
         deck = cards.load_deck(chapter)
@@ -141,7 +141,7 @@ def _glued(notebook: str) -> dict | None:
 
 NOTEBOOK_OF = {1: "01_batching", 2: "02_kv_cache", 3: "03_moe", 4: "04_pipelining",
                5: "05_overtraining", 6: "06_api_prices", 7: "07_compute_vs_memory",
-               8: "08_reality_check"}
+               8: "08_reality_check", 9: "09_service"}
 AGREEMENTS = [(c, a) for c in NUMERIC for a in c.agrees_with]
 
 
@@ -395,14 +395,14 @@ def test_drill_does_not_count_an_empty_or_unreadable_answer(tmp_path):
     assert drill.submit("5411").correct and drill.progress.entry("01-optimal-batch")["box"] == 2
 
 
-@pytest.mark.parametrize("chapters, expected", [(1, [1]), ([2, 1], [2, 1]), ((3,), [3]), (None, list(range(1, 9))),
+@pytest.mark.parametrize("chapters, expected", [(1, [1]), ([2, 1], [2, 1]), ((3,), [3]), (None, list(range(1, 10))),
                                                 (np.int64(4), [4]), ([1, 1], [1])])
 def test_drill_chapters_accepts_one_number_or_a_list(chapters, expected):
     assert sorted({c.chapter for c in cards.load_all(chapters)}) == sorted(expected)
     assert [c.chapter for c in cards.load_all(chapters)][0] == expected[0]
 
 
-@pytest.mark.parametrize("kwargs, name", [({"chapters": 9}, "chapters"), ({"chapters": "1"}, "chapters"),
+@pytest.mark.parametrize("kwargs, name", [({"chapters": 10}, "chapters"), ({"chapters": "1"}, "chapters"),
                                           ({"chapters": [1, 2.0]}, "chapters"), ({"chapters": True}, "chapters"),
                                           ({"new_per_day": -1}, "new_per_day"),
                                           ({"new_per_day": 2.5}, "new_per_day"),

@@ -347,7 +347,7 @@ def test_the_books_answer_for_another_variant_says_to_set_the_student_id(key, ca
     assert_hidden(out, expected(key, student))
 
 
-WRITTEN = {"01": [7], "02": [7], "03": [7], "04": [7], "05": [7, 8], "06": [7, 8], "07": [7, 8], "08": [7, 8]}
+WRITTEN = {"01": [7], "02": [7], "03": [7], "04": [7], "05": [7, 8], "06": [7, 8], "07": [7, 8], "08": [7, 8], "09": [4]}
 
 
 def _exercise_count(path) -> int:
@@ -378,7 +378,7 @@ def test_written_exercises_are_explained_not_denied(key, capsys):
 
 
 @pytest.mark.parametrize("name", ["01_batching", "02_kv_cache", "03_moe", "04_pipelining", "05_overtraining", "06_api_prices",
-                                  "07_compute_vs_memory", "08_reality_check"])
+                                  "07_compute_vs_memory", "08_reality_check", "09_service"])
 def test_stub_cells_reach_the_check_whatever_the_answer(name):
     """A stub cell ends with its `raise NotImplementedError()`: the solution's own prints (with
     format specs such as :.1f that a text, an array or None would crash) stay in the solution,

@@ -13,10 +13,11 @@ from .moe import fit_explorer, moe_step_explorer, sparsity_explorer
 from .overtraining import lifetime_explorer, overtraining_explorer
 from .prices import price_step_explorer, tier_explorer
 from .reality import reality_explorer
+from .service import frontier_explorer, load_explorer
 from .pipeline import decode_latency_explorer, schedule_explorer, stage_memory_explorer
 
 __all__ = ["Explorer", "batching_explorer", "kv_capacity_explorer", "kv_designs_explorer", "kv_latency_explorer",
            "decode_latency_explorer", "schedule_explorer", "stage_memory_explorer",
            "fit_explorer", "moe_step_explorer", "sparsity_explorer", "lifetime_explorer", "overtraining_explorer",
            "price_step_explorer", "tier_explorer",
-           "memory_trade_explorer", "reality_explorer"]
+           "memory_trade_explorer", "reality_explorer", "frontier_explorer", "load_explorer"]
