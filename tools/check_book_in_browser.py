@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Open every page of the built book in headless Chromium, with the network blocked, and check it.
 
+Chromium is driven with Playwright (tests/browser/book_checks.py), the network blocked with page.route.
+
 The same checks as `pytest tests/browser` (see tests/browser/book_checks.py), as a command that
 prints one line per page and the problems it found:
 
@@ -24,7 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
 
 import book_checks as bc  # noqa: E402
-from cdp_driver import CHROMIUM_NAMES, Browser, find_chromium, serve_directory  # noqa: E402
 
 
 def main() -> int:
@@ -40,9 +41,9 @@ def main() -> int:
     if not (args.book / "index.html").is_file():
         print(f"no built book at {args.book}: run `make book` first", file=sys.stderr)
         return 2
-    chromium = find_chromium()
+    chromium = bc.find_chromium()
     if not chromium:
-        print("no Chromium found (tried $CHROMIUM, then " + ", ".join(CHROMIUM_NAMES) + " on PATH); "
+        print("no Chromium found (tried $CHROMIUM, then " + ", ".join(bc.CHROMIUM_NAMES) + " on PATH); "
               "on Debian or Ubuntu: apt-get install chromium", file=sys.stderr)
         return 2
 
@@ -56,9 +57,12 @@ def main() -> int:
         pages = [p for p in pages if any(s in p for s in args.pages)]
     t0 = time.monotonic()
     results = []
-    with serve_directory(args.book) as base_url, Browser(chromium, log_path=(shots or args.out) / "chromium.log") as browser:
-        print(f"{browser.version}, book at {base_url}")
-        tab = browser.new_tab()
+    from playwright.sync_api import sync_playwright
+
+    with bc.serve_directory(args.book) as base_url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**bc.launch_args(chromium))
+        tab = bc.Tab(browser, base_url)
+        print(f"{tab.version}, book at {base_url}")
         for rel in pages:
             results.append(bc.check_page(tab, base_url, args.book, rel, shots, full_page=args.full_page))
             report(results[-1], args.warnings)
@@ -69,6 +73,8 @@ def main() -> int:
             if rel:
                 results.append(bc.check_dropdowns(tab, base_url, rel, shots))
                 report(results[-1], args.warnings)
+        tab.close_page()
+        browser.close()
     bad = [r for r in results if r.problems]
     print(f"\n{len(results)} checks in {time.monotonic() - t0:.1f} s: "
           f"{len(results) - len(bad)} passed, {len(bad)} with problems"

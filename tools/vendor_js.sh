@@ -16,6 +16,9 @@ set -euo pipefail
 WIDGETS_PKG="@jupyter-widgets/html-manager@1.0.15"   # matches ipywidgets 8.1
 REQUIREJS_PKG="requirejs@2.3.8"
 MATHJAX_PKG="mathjax@3.2.2"
+# The live explorers (book/_ext/live_explorers.py): Vega renders, Vega-Lite compiles the chart specs.
+VEGA_PKG="vega@6.4.0"
+VEGALITE_PKG="vega-lite@6.5.0"
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dest="$repo_root/book/_vendor"
@@ -25,8 +28,8 @@ command -v npm >/dev/null || { echo "vendor_js.sh: npm is required" >&2; exit 1;
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-echo "Fetching $WIDGETS_PKG $REQUIREJS_PKG $MATHJAX_PKG from the npm registry"
-(cd "$work" && npm pack --silent "$WIDGETS_PKG" "$REQUIREJS_PKG" "$MATHJAX_PKG" >/dev/null)
+echo "Fetching $WIDGETS_PKG $REQUIREJS_PKG $MATHJAX_PKG $VEGA_PKG $VEGALITE_PKG from the npm registry"
+(cd "$work" && npm pack --silent "$WIDGETS_PKG" "$REQUIREJS_PKG" "$MATHJAX_PKG" "$VEGA_PKG" "$VEGALITE_PKG" >/dev/null)
 
 unpack() {  # unpack <tarball glob> <folder>
     mkdir -p "$work/$2"
@@ -35,9 +38,11 @@ unpack() {  # unpack <tarball glob> <folder>
 unpack "jupyter-widgets-html-manager-*.tgz" widgets
 unpack "requirejs-*.tgz" requirejs
 unpack "mathjax-*.tgz" mathjax
+unpack "vega-[0-9]*.tgz" vega
+unpack "vega-lite-*.tgz" vega-lite
 
 rm -rf "$dest"
-mkdir -p "$dest/mathjax/output/chtml/fonts" "$dest/licenses"
+mkdir -p "$dest/mathjax/output/chtml/fonts" "$dest/licenses" "$dest/vega"
 
 # ipywidgets embedder (AMD build: core widgets bundled, loaded by require.js).
 # It loads its Font Awesome icon fonts from its own folder; modern browsers use
@@ -94,10 +99,19 @@ cp "$work/mathjax/es5/tex-chtml.js" "$dest/mathjax/"
 cp -r "$work/mathjax/es5/output/chtml/fonts/woff-v2" "$dest/mathjax/output/chtml/fonts/"
 cp "$work/mathjax/LICENSE" "$dest/licenses/mathjax-LICENSE.txt"
 
+# Vega and Vega-Lite: their minified UMD builds, self-contained (no network). The live explorers'
+# pages load them before require.js, so they define the globals vega and vegaLite rather than
+# anonymous AMD modules (which require.js would reject).
+cp "$work/vega/build/vega.min.js" "$dest/vega/"
+cp "$work/vega-lite/build/vega-lite.min.js" "$dest/vega/"
+cp "$work/vega/LICENSE" "$dest/licenses/vega-LICENSE.txt"
+cp "$work/vega-lite/LICENSE" "$dest/licenses/vega-lite-LICENSE.txt"
+
 # Record what was vendored, with checksums, so a re-run can be compared.
 {
     echo "# Vendored by tools/vendor_js.sh for offline reading; do not edit by hand."
     echo "# $WIDGETS_PKG (BSD-3-Clause), $REQUIREJS_PKG (MIT), $MATHJAX_PKG (Apache-2.0)"
+    echo "# $VEGA_PKG (BSD-3-Clause), $VEGALITE_PKG (BSD-3-Clause)"
     (cd "$dest" && find . -type f ! -name SHA256SUMS | LC_ALL=C sort | xargs sha256sum)
 } > "$dest/SHA256SUMS"
 

@@ -15,6 +15,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from .live import caller_origin
+
 
 class Explorer:
     """Subclass and implement `setup()` and `draw(**values)`.
@@ -29,7 +31,13 @@ class Explorer:
 
     dpi = 72
 
+    #: {control name: [values]}: the values the HTML book's live version offers (see live.py);
+    #: a control not listed offers all its options, or a few points of its slider.
+    live_grid: dict = {}
+
     def __init__(self, controls: dict, figsize=(10, 3.8)):
+        # The factory call that built this explorer, so the book can build it again (live.py).
+        self.origin = caller_origin(self)
         self.controls = controls
         self.fig = Figure(figsize=figsize, dpi=self.dpi)
         self.canvas = FigureCanvasAgg(self.fig)
@@ -104,4 +112,5 @@ class Explorer:
     def _ipython_display_(self):
         from IPython.display import display
 
-        display(self.widget)
+        # The origin rides in the output's metadata, where the HTML book finds it (live.py).
+        display(self.widget, metadata={"rooflib-live": self.origin} if self.origin else None)

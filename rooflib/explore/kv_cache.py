@@ -63,6 +63,10 @@ def _tokens(x: float) -> str:
 
 
 # ---- 1. latency and MFU vs context, both step models --------------------------------------------
+#: The chips and models the HTML book's live versions offer (each point is drawn at build time: see live.py).
+LIVE_CHIPS = ["H100 SXM", "H200 SXM", "B200", "MI300X", "TPU v6e"]
+LIVE_MODELS = ["Llama 3.1 8B", "Llama 3.1 70B", "Llama 3.1 405B", "DeepSeek-V3", "Gemma 3 27B", "gpt-oss-120b"]
+
 #: Lines of the left panel: the parts of a step, then its time under each model.
 _PARTS = {
     "compute": STYLE["compute"],
@@ -76,6 +80,9 @@ _TIME_IDEAL = dict(color=OKABE_ITO["black"], linestyle=":", linewidth=1.5, label
 
 
 class KVLatencyExplorer(Explorer):
+    live_grid = {"chip": LIVE_CHIPS, "model_name": LIVE_MODELS[:4], "batch": [1, 16, 64, 256, 512, 1024, 4096],
+                 "chips": [1, 8, 72]}
+
     def setup(self):
         self.ax_t, self.ax_m = self.fig.subplots(1, 2)
         self.lines = {k: self.ax_t.plot([1], [1], **style)[0] for k, style in _PARTS.items()}
@@ -240,6 +247,8 @@ def kv_designs_explorer(model_name="Llama 3.1 70B", context=32768, kv_dtype="bf1
 
 # ---- 3. capacity: max batch vs context --------------------------------------------------------
 class KVCapacityExplorer(Explorer):
+    live_grid = {"chip": LIVE_CHIPS, "model_name": LIVE_MODELS, "chips": [1, 2, 8, 72]}
+
     def setup(self):
         self.ax_b, self.ax_r = self.fig.subplots(1, 2)
         self.fits = self.ax_b.plot([1], [1], color=OKABE_ITO["black"], lw=2, label="largest batch that fits")[0]

@@ -2,18 +2,276 @@
 
 Each check returns a list of problems, one readable line each; an empty list means the page
 passed. Used by ``test_book_pages.py`` and ``tools/check_book_in_browser.py``.
+
+The browser is Debian's Chromium (or $CHROMIUM), driven with Playwright for Python
+(``chromium.launch(executable_path=...)``: Playwright's own browser builds are never downloaded).
+The network is blocked with ``page.route``: a request to the book's own server (127.0.0.1)
+goes through, any other is aborted and reported as a problem, whether or not it would have
+loaded. Each page is opened in a fresh browser context, as by a first-time reader: no local or
+session storage, no cache, whatever was opened before it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import http.server
+import os
 import re
+import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 from urllib.parse import urljoin, urlsplit
 
-from cdp_driver import BrowserError, Tab, Visit, same_origin
+# Names of the browser on PATH, first match wins. Debian's package is "chromium".
+# $CHROMIUM, if set, names the binary to use instead.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome", "chrome")
+
+WIDTH, HEIGHT = 1280, 900
+
+CHROMIUM_ARGS = [
+    # The sandbox needs a setuid helper or user namespaces, which containers and CI runners
+    # (often root) lack. The pages are the book's own files with the network blocked.
+    "--no-sandbox",
+    "--disable-dev-shm-usage",  # /dev/shm is small in containers
+    "--disable-gpu",
+    "--disable-extensions",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-features=Translate,MediaRouter,OptimizationHints",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+    # A second guard besides page.route: the browser's own background requests (not the page's)
+    # go to a proxy where nothing listens, and no host name but the local server resolves.
+    # Chromium bypasses proxies for loopback addresses, so the book on 127.0.0.1 still loads.
+    "--proxy-server=127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+]
+
+
+class BrowserError(RuntimeError):
+    """A script evaluated in the page failed."""
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium binary ($CHROMIUM, else the first of CHROMIUM_NAMES on PATH), or None."""
+    named = os.environ.get("CHROMIUM")
+    if named:
+        return shutil.which(named) or (named if os.access(named, os.X_OK) else None)
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def launch_args(chromium: str) -> dict:
+    """Keyword arguments for Playwright's ``chromium.launch``: this binary, headless, these flags."""
+    return {"executable_path": chromium, "headless": True, "args": list(CHROMIUM_ARGS)}
+
+
+def same_origin(url: str, base_url: str) -> bool:
+    """True for URLs on the local book server and for data:/blob:/about: URLs (no network)."""
+    parts = urlsplit(url)
+    if parts.scheme in ("data", "blob", "about"):
+        return True
+    return parts.scheme in ("http", "https") and parts.netloc == urlsplit(base_url).netloc
+
+
+# ---------------------------------------------------------------------------- local web server
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+        pass
+
+    def end_headers(self):
+        # Every page must load all of its own assets; nothing may come from a cache.
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+
+@contextlib.contextmanager
+def serve_directory(directory: Path) -> Iterator[str]:
+    """Serve `directory` over HTTP on 127.0.0.1 (a free port) in a thread; yield the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="book-http", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# ---------------------------------------------------------------------------- one tab
+
+
+@dataclass
+class Visit:
+    """What happened while one page was open: collected from Playwright's page events."""
+
+    url: str
+    final_url: str = ""
+    console_errors: list[str] = field(default_factory=list)
+    console_warnings: list[str] = field(default_factory=list)
+    requests: dict[int, str] = field(default_factory=dict)  # request number -> url
+    failed_requests: list[tuple[str, str]] = field(default_factory=list)  # (url, why)
+    log_errors: list[tuple[str, str]] = field(default_factory=list)  # (url or "", text)
+    in_flight: set[int] = field(default_factory=set)
+    last_network: float = field(default_factory=time.monotonic)
+    dialogs: list[str] = field(default_factory=list)
+
+
+def _where(location: dict) -> str:
+    return f" ({location.get('url', '')}:{location.get('lineNumber', 0) + 1})" if location.get("url") else ""
+
+
+class Tab:
+    """One page at a time in a Playwright browser; `goto` opens each in a fresh context."""
+
+    def __init__(self, browser, base_url: str = ""):
+        self.browser = browser
+        self.base_url = base_url
+        self.version = f"Chromium {browser.version}"
+        self.context = self.page = None
+        self.visit = Visit("about:blank")
+
+    # -- events
+
+    def _on_request(self, request) -> None:
+        v = self.visit
+        v.requests[id(request)] = request.url
+        v.in_flight.add(id(request))
+        v.last_network = time.monotonic()
+
+    def _on_done(self, request, failed: bool) -> None:
+        v = self.visit
+        v.in_flight.discard(id(request))
+        v.last_network = time.monotonic()
+        if failed:
+            v.failed_requests.append((request.url, request.failure or "failed"))
+
+    def _on_response(self, response) -> None:
+        if response.status >= 400:
+            self.visit.failed_requests.append((response.url, f"HTTP {response.status}"))
+
+    def _on_console(self, msg) -> None:
+        v, text = self.visit, msg.text
+        if msg.type in ("error", "assert"):
+            if text.startswith("Failed to load resource"):
+                # The browser's own line for a failed request (listed as a failed request too).
+                v.log_errors.append((msg.location.get("url", ""), f"network: {text}"))
+            else:
+                v.console_errors.append(f"console.{msg.type}: {text}{_where(msg.location)}")
+        elif msg.type == "warning":
+            v.console_warnings.append(f"console.warn: {text}{_where(msg.location)}")
+
+    def _on_page_error(self, error) -> None:
+        text = str(error).strip().splitlines()
+        self.visit.console_errors.append(f"uncaught exception: {text[0] if text else 'exception'}")
+
+    def _on_dialog(self, dialog) -> None:
+        # An alert, confirm or beforeunload prompt would block the page: record it, dismiss it.
+        self.visit.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.accept()
+
+    def _route(self, route) -> None:
+        """The network block: the book's own server only."""
+        if same_origin(route.request.url, self.base_url or route.request.url):
+            route.continue_()
+        else:
+            route.abort("blockedbyclient")
+
+    def _new_page(self) -> None:
+        self.close_page()
+        self.context = self.browser.new_context(viewport={"width": WIDTH, "height": HEIGHT},
+                                                device_scale_factor=1, service_workers="block")
+        self.context.route("**/*", self._route)
+        page = self.page = self.context.new_page()
+        page.on("request", self._on_request)
+        page.on("requestfinished", lambda r: self._on_done(r, False))
+        page.on("requestfailed", lambda r: self._on_done(r, True))
+        page.on("response", self._on_response)
+        page.on("console", self._on_console)
+        page.on("pageerror", self._on_page_error)
+        page.on("dialog", self._on_dialog)
+
+    def close_page(self) -> None:
+        if self.context is not None:
+            self.context.close()
+            self.context = self.page = None
+
+    # -- actions
+
+    def goto(self, url: str, timeout: float = 30, first_visit: bool = True, settle: bool = True) -> Visit:
+        """Open url (in a fresh context with first_visit) and wait for its load event (and, with
+        settle, for the network to go quiet)."""
+        if first_visit or self.page is None:
+            self._new_page()
+        self.visit = Visit(url)
+        try:
+            self.page.goto(url, wait_until="load", timeout=timeout * 1000)
+        except Exception as exc:  # noqa: BLE001 (Playwright's errors: report, do not stop)
+            self.visit.console_errors.append(f"navigation of {url} failed: {str(exc).splitlines()[0]}")
+        self.visit.final_url = self.page.url
+        if settle:
+            self.settle()
+        return self.visit
+
+    def wait_for_url(self, url: str, timeout: float = 15) -> bool:
+        """After goto: wait until the main frame has navigated to url (a redirect) and loaded it."""
+        try:
+            self.page.wait_for_url(url, wait_until="load", timeout=timeout * 1000)
+        except Exception:  # noqa: BLE001
+            return False
+        self.visit.final_url = self.page.url
+        return True
+
+    def settle(self, quiet: float = 0.25, timeout: float = 15) -> bool:
+        """Wait until no request has been in flight for `quiet` seconds."""
+        v, deadline = self.visit, time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not v.in_flight and time.monotonic() - v.last_network >= quiet:
+                return True
+            self.page.wait_for_timeout(50)
+        for request_id in sorted(v.in_flight):
+            v.failed_requests.append((v.requests.get(request_id, "?"), f"still loading after {timeout} s"))
+        return False
+
+    def evaluate(self, expression: str, timeout: float = 30):
+        """Evaluate a JavaScript expression (awaiting a promise) and return its JSON value."""
+        try:
+            return self.page.evaluate(expression)
+        except Exception as exc:  # noqa: BLE001 (playwright.sync_api.Error and its kin)
+            raise BrowserError(f"JavaScript failed: {str(exc).splitlines()[0]}") from exc
+
+    def click(self, x: float, y: float) -> None:
+        """A real left click at viewport coordinates (CSS pixels)."""
+        self.page.mouse.click(x, y)
+
+    def screenshot(self, path: Path, full_page: bool = False, max_height: int = 16000) -> Path:
+        """Save a PNG of the viewport (or of the whole page, up to max_height pixels)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if full_page:
+            height = self.page.evaluate("document.documentElement.scrollHeight")
+            self.page.screenshot(path=str(path), timeout=60000,
+                                 clip={"x": 0, "y": 0, "width": WIDTH, "height": min(max(height, HEIGHT), max_height)},
+                                 full_page=True)
+        else:
+            self.page.screenshot(path=str(path), timeout=60000)
+        return path
+
 
 # Known, accepted noise. Every entry says why it is harmless; keep the list tiny.
 # Each is (why, predicate on a (url, why) failed request).

@@ -17,12 +17,17 @@ from 127.0.0.1, it checks that:
 Then that the search page finds "KV cache", and that every solution dropdown of a solutions
 page opens when its toggle button is clicked.
 
-Each page is opened as by a first-time reader (the site's local and session storage are cleared
-first), so a page's result does not depend on which pages were opened before it.
+Then that every live explorer on a page (the in-page version of the chapter's explorers, see
+rooflib/explore/live.py) answers its controls with rooflib's numbers: test_live_explorers.py.
+
+Each page is opened as by a first-time reader (a fresh browser context: no storage, no cache),
+so a page's result does not depend on which pages were opened before it. The browser is driven
+with Playwright (pytest-playwright's `browser` fixture, launched on Debian's Chromium by
+conftest.py); requests to any host but the local server are aborted with `page.route`.
 
 Screenshots of every page, the search results and an opened solution go to _build/browser/,
-with report.txt (one line per page) and chromium.log. Set BOOK_BROWSER_FULL_PAGE=1 for
-whole-page screenshots. tools/check_book_in_browser.py runs the same checks without pytest.
+with report.txt (one line per page). Set BOOK_BROWSER_FULL_PAGE=1 for whole-page screenshots,
+and BOOK_HTML to check a book built elsewhere (default: _build/html). tools/check_book_in_browser.py runs the same checks without pytest.
 
 Without a built book its tests are skipped. Without Chromium they are skipped too, unless the
 environment variable CI is set: there a missing browser fails the run.
@@ -37,12 +42,11 @@ from pathlib import Path
 
 import pytest
 
-from book_checks import (PageResult, check_dropdowns, check_page, check_search, discover_pages,
-                         first_page_with_dropdowns)
-from cdp_driver import CHROMIUM_NAMES, Browser, find_chromium, serve_directory
+from book_checks import (CHROMIUM_NAMES, PageResult, Tab, check_dropdowns, check_page, check_search,
+                         discover_pages, find_chromium, first_page_with_dropdowns, serve_directory)
 
 ROOT = Path(__file__).resolve().parents[2]
-BOOK = ROOT / "_build" / "html"
+BOOK = Path(os.environ.get("BOOK_HTML") or ROOT / "_build" / "html").resolve()
 ARTIFACTS = ROOT / "_build" / "browser"
 FULL_PAGE = os.environ.get("BOOK_BROWSER_FULL_PAGE") == "1"
 SEARCH_QUERY = "KV cache"
@@ -70,16 +74,18 @@ def ready():
 
 
 @pytest.fixture(scope="module")
-def tab(ready):
-    """One browser and one tab for the whole module, the book served on 127.0.0.1."""
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
-    ARTIFACTS.mkdir(parents=True)
+def tab(ready, browser):
+    """One browser (pytest-playwright's) and one tab for the whole module, the book on 127.0.0.1."""
+    shutil.rmtree(ARTIFACTS / "pages", ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
-    with serve_directory(BOOK) as base_url, Browser(CHROMIUM, log_path=ARTIFACTS / "chromium.log") as browser:
-        page = browser.new_tab()
-        page.base_url = base_url
-        yield page
-    _write_report(time.monotonic() - t0, browser.version)
+    with serve_directory(BOOK) as base_url:
+        page = Tab(browser, base_url)
+        try:
+            yield page
+        finally:
+            page.close_page()
+    _write_report(time.monotonic() - t0, page.version)
 
 
 def _write_report(seconds: float, version: str) -> None:

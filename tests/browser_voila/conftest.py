@@ -5,13 +5,14 @@ Run with `make test-explore`, which installs Voilà into .venv first and runs
 the command line: `pytest tests` (and so `make test`, whose environment has no Voilà) leaves them
 out. Without Voilà or Chromium they skip with the reason; where the environment variable CI is
 set they fail instead, so that a CI job cannot pass by skipping. Chromium is looked up as $CHROMIUM, then chromium,
-chromium-browser, google-chrome, google-chrome-stable on the PATH. It is driven through the Chrome
-DevTools Protocol over a websocket (the websocket-client package, which Voilà's server installs).
+chromium-browser, google-chrome, google-chrome-stable on the PATH. It is driven with Playwright
+(pytest-playwright's `browser` fixture, launched on that binary with `executable_path`; Playwright's
+own browsers are never downloaded), and every request to a host other than the local Voilà server
+is aborted with `page.route`.
 """
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import signal
@@ -19,8 +20,8 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -91,31 +92,16 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 class Page:
-    """One browser tab, driven with the Chrome DevTools Protocol."""
+    """One browser tab (a Playwright page) with the few actions the tests need."""
 
-    def __init__(self, ws_url: str):
-        import websocket
-
-        self.ws = websocket.create_connection(ws_url, timeout=60, suppress_origin=True)
-        self.next_id = 0
-
-    def call(self, method: str, **params) -> dict:
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:  # events of domains never enabled do not come; skip any that do
-            msg = json.loads(self.ws.recv())
-            if msg.get("id") == self.next_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg.get("result", {})
+    def __init__(self, page):
+        self.page = page
+        self.errors: list[str] = []
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
 
     def js(self, expression: str):
         """Evaluate JavaScript in the page (awaiting a promise) and return its JSON value."""
-        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True,
-                           returnByValue=True)
-        if "exceptionDetails" in result:
-            raise RuntimeError(f"JavaScript error: {result['exceptionDetails']}")
-        return result["result"].get("value")
+        return self.page.evaluate(expression)
 
     def wait_for(self, expression: str, timeout: float, what: str):
         """Poll `expression` until it is truthy; return its value."""
@@ -124,32 +110,41 @@ class Page:
             value = self.js(expression)
             if value:
                 return value
-            time.sleep(0.25)
+            self.page.wait_for_timeout(250)
         raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
 
-    def key(self, key: str, code: int, text: str | None = None) -> None:
+    def insert_text(self, text: str) -> None:
+        """Type text into the focused element, as an input method would."""
+        self.page.keyboard.insert_text(text)
+
+    def key(self, key: str) -> None:
         """Press and release one key, as a keyboard would (trusted events)."""
-        common = dict(key=key, code=key, windowsVirtualKeyCode=code, nativeVirtualKeyCode=code)
-        self.call("Input.dispatchKeyEvent", type="rawKeyDown", **common)
-        if text is not None:
-            self.call("Input.dispatchKeyEvent", type="char", text=text, **common)
-        self.call("Input.dispatchKeyEvent", type="keyUp", **common)
+        self.page.keyboard.press(key)
 
     def close(self) -> None:
-        self.ws.close()
+        self.page.context.close()
 
 
 @pytest.fixture(scope="session")
 def tools() -> str:
-    """Check for Voilà, Chromium and websocket-client, in that order; return Chromium's path."""
+    """Check for Voilà and Chromium, in that order; return Chromium's path."""
     need(importlib.util.find_spec("voila") is not None,
          "Voilà is not installed in this environment: run `make test-explore` (it installs it)")
     chromium = find_chromium()
     need(chromium is not None, "Chromium is not installed (set $CHROMIUM to its path if it has "
                                "another name)")
-    need(importlib.util.find_spec("websocket") is not None,
-         "the websocket-client package is missing (Voilà's server installs it): run `make test-explore`")
     return chromium
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright launches the Chromium found on PATH (or $CHROMIUM), headless."""
+    chromium = find_chromium()
+    if not chromium:
+        return browser_type_launch_args
+    # --no-sandbox: Chromium refuses to start as root with its sandbox on (CI containers).
+    return {**browser_type_launch_args, "executable_path": chromium, "headless": True,
+            "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-extensions"]}
 
 
 @pytest.fixture(scope="session")
@@ -174,38 +169,21 @@ def voila_url(tools, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser(tools, tmp_path_factory):
-    """A headless Chromium; yields a function opening a URL in a new `Page`."""
-    chromium = tools
-    profile = tmp_path_factory.mktemp("chromium")
-    # --no-sandbox: Chromium refuses to start as root with its sandbox on (CI containers).
-    proc = subprocess.Popen(
-        [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--no-default-browser-check", "--disable-extensions", f"--user-data-dir={profile}",
-         "--remote-debugging-port=0", "--window-size=1400,1000", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+def open_page(tools, browser):
+    """A function opening a URL in a new `Page` (1400 x 1000), requests to other hosts aborted."""
     pages = []
-    try:
-        active = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (active.exists() and active.read_text().strip()):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"Chromium did not start ({chromium}, exit code {proc.poll()})")
-            time.sleep(0.1)
-        port = int(active.read_text().split()[0])
 
-        def open_page(url: str) -> Page:
-            targets = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10))
-            target = next(t for t in targets if t["type"] == "page")
-            page = Page(target["webSocketDebuggerUrl"])
-            pages.append(page)
-            page.call("Emulation.setDeviceMetricsOverride", width=1400, height=1000,
-                      deviceScaleFactor=1, mobile=False)
-            page.call("Page.navigate", url=url)
-            return page
+    def open_(url: str) -> Page:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
+        local = urlsplit(url).netloc
+        context.route("**/*", lambda route: route.continue_()
+                      if urlsplit(route.request.url).netloc == local or route.request.url.startswith(("data:", "blob:"))
+                      else route.abort("blockedbyclient"))
+        page = Page(context.new_page())
+        pages.append(page)
+        page.page.goto(url, wait_until="commit")
+        return page
 
-        yield open_page
-    finally:
-        for page in pages:
-            page.close()
-        stop(proc)
+    yield open_
+    for page in pages:
+        page.close()

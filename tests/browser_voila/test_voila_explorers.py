@@ -53,9 +53,9 @@ def test_dashboard_shows_every_explorer():
 
 
 @pytest.fixture(scope="module")
-def dashboard(tools, browser, voila_url):
+def dashboard(tools, open_page, voila_url):
     """The dashboard in a browser tab, once every explorer has been displayed."""
-    page = browser(voila_url)
+    page = open_page(voila_url)
     page.wait_for(f"document.querySelectorAll('[class*=\"explorer-\"]').length >= {len(EXPLORERS)}",
                   LOAD_TIMEOUT, f"the {len(EXPLORERS)} explorers to appear")
     page.wait_for(IMAGE_HASH, 30, "the batching explorer's plot")
@@ -90,8 +90,8 @@ def test_moving_the_context_slider_redraws_the_plot(dashboard):
       window.getSelection().addRange(range);
       return true;
     }})()""")
-    dashboard.call("Input.insertText", text=str(NEW_CONTEXT))
-    dashboard.key("Enter", 13, "\r")
+    dashboard.insert_text(str(NEW_CONTEXT))
+    dashboard.key("Enter")
     after = dashboard.wait_for(
         f"(async () => {{ const h = await {IMAGE_HASH}; return h && h !== '{before}' ? h : null; }})()",
         30, "the plot to change after the slider moved")
