@@ -193,6 +193,18 @@ class MoEDecodeStep(DecodeStep):
         return hid.item() if hid.ndim == 0 else hid
 
 
+def _with_experts(m, h, base, routed, *, dtype, dispatch_dtype, combine_dtype, domain, scaleout_bandwidth):
+    """`base` (a dense step) with the MoE's weight reads and all-to-all for `routed` tokens per step."""
+    weights = np.asarray(moe_weight_bytes_read(m, routed, dtype=dtype)) / (np.asarray(base.chips) * h.hbm_bandwidth)
+    comm = all_to_all_time(m, h, routed, base.chips, dispatch_dtype=dispatch_dtype,
+                           combine_dtype=combine_dtype, domain=domain, scaleout_bandwidth=scaleout_bandwidth)
+    shape = np.shape(base.compute)
+    fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
+    fields.update(weights=scalar_or_array(np.broadcast_to(weights, shape)),
+                  comm=scalar_or_array(np.broadcast_to(comm, shape) * np.ones(shape)))
+    return MoEDecodeStep(**fields)
+
+
 def moe_decode_step(model, hw, batch, context, chips=1, *, dtype: str = "bf16", kv_dtype: str = "bf16",
                     dispatch_dtype: str = "bf16", combine_dtype: str | None = None, domain=None,
                     scaleout_bandwidth: float = SCALEOUT_BANDWIDTH, overlap: str = "none") -> MoEDecodeStep:
@@ -208,15 +220,8 @@ def moe_decode_step(model, hw, batch, context, chips=1, *, dtype: str = "bf16", 
     """
     m, h = lookup_model(model), lookup_hardware(hw)
     base = decode_step(m, h, batch, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap=overlap)
-    c = np.asarray(base.chips)
-    weights = np.asarray(moe_weight_bytes_read(m, base.batch, dtype=dtype)) / (c * h.hbm_bandwidth)
-    comm = all_to_all_time(m, h, base.batch, base.chips, dispatch_dtype=dispatch_dtype,
-                           combine_dtype=combine_dtype, domain=domain, scaleout_bandwidth=scaleout_bandwidth)
-    shape = np.shape(base.compute)
-    fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
-    fields.update(weights=scalar_or_array(np.broadcast_to(weights, shape)),
-                  comm=scalar_or_array(np.broadcast_to(comm, shape) * np.ones(shape)))
-    return MoEDecodeStep(**fields)
+    return _with_experts(m, h, base, base.batch, dtype=dtype, dispatch_dtype=dispatch_dtype,
+                         combine_dtype=combine_dtype, domain=domain, scaleout_bandwidth=scaleout_bandwidth)
 
 
 def moe_speculative_step(model, hw, batch, context, chips=1, *, draft_tokens, acceptance, dtype: str = "bf16",
@@ -233,15 +238,9 @@ def moe_speculative_step(model, hw, batch, context, chips=1, *, draft_tokens, ac
     m, h = lookup_model(model), lookup_hardware(hw)
     base = speculative_step(m, h, batch, context, chips, draft_tokens=draft_tokens, acceptance=acceptance,
                             dtype=dtype, kv_dtype=kv_dtype, overlap=overlap)
-    c, positions = np.asarray(base.chips), np.asarray(base.positions) * np.asarray(base.batch)
-    weights = np.asarray(moe_weight_bytes_read(m, positions, dtype=dtype)) / (c * h.hbm_bandwidth)
-    comm = all_to_all_time(m, h, positions, base.chips, dispatch_dtype=dispatch_dtype,
-                           combine_dtype=combine_dtype, domain=domain, scaleout_bandwidth=scaleout_bandwidth)
-    shape = np.shape(base.compute)
-    fields = {f: getattr(base, f) for f in base.__dataclass_fields__}
-    fields.update(weights=scalar_or_array(np.broadcast_to(weights, shape)),
-                  comm=scalar_or_array(np.broadcast_to(comm, shape) * np.ones(shape)))
-    return MoEDecodeStep(**fields)
+    return _with_experts(m, h, base, np.asarray(base.positions) * np.asarray(base.batch),
+                         dtype=dtype, dispatch_dtype=dispatch_dtype, combine_dtype=combine_dtype, domain=domain,
+                         scaleout_bandwidth=scaleout_bandwidth)
 
 
 def comm_exposed_batch(model, hw, context, chips, *, dtype: str = "bf16", kv_dtype: str = "bf16",

@@ -7,6 +7,7 @@ title changes, which is why subclasses snap ranges to whole decades (`plotting.d
 """
 from __future__ import annotations
 
+import functools
 import io
 
 import ipywidgets as widgets
@@ -15,7 +16,21 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from ..achievable import achievable
+from ..hardware import hardware
 from .live import caller_origin
+
+
+@functools.lru_cache(maxsize=None)
+def rates_for(chip: str, rates: str):
+    """(hardware to compute with, note) for a 'peak' or 'achievable' control; peak where nothing was measured."""
+    h = hardware(chip)
+    if rates == "peak":
+        return h, ""
+    try:
+        return achievable(h), ""
+    except ValueError:
+        return h, f" No measured matmul rate for the {h.name}: peak rates shown."
 
 
 class Explorer:

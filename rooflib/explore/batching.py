@@ -7,18 +7,16 @@ faint reference line, so a switch shows how far the curves move.
 """
 from __future__ import annotations
 
-import functools
 
 import ipywidgets as widgets
 import numpy as np
 
 from .. import roofline as rf
-from ..achievable import achievable
 from ..hardware import CHIPS, hardware
 from ..models import MODELS, model
 from ..plotting import OKABE_ITO, STYLE, log_axes
 from ..units import HOUR, MILLION, fmt_dollars, fmt_time
-from .base import Explorer
+from .base import Explorer, rates_for
 
 BATCHES = np.unique(np.round(np.logspace(0, 4.5, 160)))  # 1 ... ~30,000 sequences
 TIME_RANGE = (1e-5, 1e2)   # seconds per step
@@ -35,18 +33,6 @@ PARTS = {
     "time": dict(STYLE["time"], label="step time"),
 }
 REFERENCE = dict(color=OKABE_ITO["black"], linestyle=":", linewidth=1.2, alpha=0.5, label="ideal at peak (reference)")
-
-
-@functools.lru_cache(maxsize=None)
-def _rates(chip: str, rates: str):
-    """(hardware to compute with, note) for the chosen rates; peak where nothing was measured."""
-    h = hardware(chip)
-    if rates == "peak":
-        return h, ""
-    try:
-        return achievable(h), ""
-    except ValueError:
-        return h, f" No measured matmul rate for the {h.name}: peak rates shown."
 
 
 def _positive(x):
@@ -87,7 +73,7 @@ class BatchingExplorer(Explorer):
 
     def draw(self, chip, model_name, context, chips, price, overlap="none", rates="peak", dtype="bf16"):
         m, peak = model(model_name), hardware(chip)
-        h, note = _rates(peak.name, rates)
+        h, note = rates_for(peak.name, rates)
         n_chips = chips * peak.chips
         ideal = rf.decode_step(m, peak, BATCHES, context, chips=chips, dtype=dtype, overlap="full")
         step = ideal if (overlap == "full" and h is peak) else \

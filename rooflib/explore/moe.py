@@ -7,7 +7,6 @@ the all-to-all follow one another) and the rates (peak, or achievable: `rooflib.
 """
 from __future__ import annotations
 
-import functools
 import io
 
 import ipywidgets as widgets
@@ -17,13 +16,12 @@ from matplotlib.patches import Rectangle
 
 from .. import moe
 from .. import roofline as rf
-from ..achievable import achievable
 from ..hardware import CHIPS, hardware
 from ..kv import kv_bytes_per_token
 from ..models import MODELS, model
 from ..plotting import OKABE_ITO, STYLE, log_axes
 from ..units import bytes_per_element, fmt_bytes, fmt_time
-from .base import Explorer
+from .base import Explorer, rates_for
 
 MOE_MODELS = [name for name, m in MODELS.items() if m.is_moe]
 BATCHES = np.unique(np.round(np.logspace(0, 5, 160)))  # 1 ... 100,000 tokens per step
@@ -47,18 +45,6 @@ def _dropdown(options, value, description):
 def _int_slider(value, lo, hi, step, description):
     return widgets.IntSlider(value=value, min=lo, max=hi, step=step, description=description,
                              style=_STYLE, layout=_LAYOUT, continuous_update=True)
-
-
-@functools.lru_cache(maxsize=None)
-def _rates(chip: str, rates: str):
-    """(hardware to compute with, note) for the chosen rates; peak where nothing was measured."""
-    h = hardware(chip)
-    if rates == "peak":
-        return h, ""
-    try:
-        return achievable(h), ""
-    except ValueError:
-        return h, f" No measured matmul rate for the {h.name}: peak rates shown."
 
 
 # ---- 1. step time vs batch, with and without the all-to-all ---------------------------------------
@@ -91,7 +77,7 @@ class MoEStepExplorer(Explorer):
 
     def draw(self, chip, model_name, chips, context, dtype, dispatch_dtype, overlap="none", rates="peak"):
         m = model(model_name)
-        h, note = _rates(hardware(chip).name, rates)
+        h, note = rates_for(hardware(chip).name, rates)
         context = min(context, m.context_length)
         step = moe.moe_decode_step(m, h, BATCHES, context, chips=chips, dtype=dtype,
                                    dispatch_dtype=dispatch_dtype, combine_dtype="bf16", overlap=overlap)

@@ -5,19 +5,17 @@ controls: the step model (the lecture's ideal, a stage as one big chip, or the p
 the all-reduces among a stage's chips) and the rates (peak, or achievable: `rooflib.achievable`)."""
 from __future__ import annotations
 
-import functools
 
 import ipywidgets as widgets
 import numpy as np
 
 from .. import pipeline as pl
-from ..achievable import achievable
 from ..hardware import CHIPS, hardware
 from ..models import MODELS, model
 from ..plotting import OKABE_ITO, STYLE, log_axes
 from ..roofline import decode_step, optimal_batch, weight_bytes
 from ..units import fmt_bytes, fmt_time
-from .base import Explorer
+from .base import Explorer, rates_for
 
 STAGES = np.arange(1, 65)           # stages shown by the memory explorer (clipped to the layers)
 LATENCY_STAGES = np.arange(1, 33)   # stages shown by the latency explorer
@@ -31,18 +29,6 @@ _STYLE = {"description_width": "120px"}
 _LAYOUT = widgets.Layout(width="290px")
 OVERLAPS = {"ideal": "full", "per phase": "none"}   # button label -> decode_step(overlap=...)
 RATES = ("peak", "achievable")
-
-
-@functools.lru_cache(maxsize=None)
-def _rates(chip: str, rates: str):
-    """(hardware to compute with, note) for the chosen rates; peak where nothing was measured."""
-    h = hardware(chip)
-    if rates == "peak":
-        return h, ""
-    try:
-        return achievable(h), ""
-    except ValueError:
-        return h, f" No measured matmul rate for the {h.name}: peak rates shown."
 
 
 def _dropdown(options, value, description):
@@ -236,7 +222,7 @@ class DecodeLatencyExplorer(Explorer):
     def draw(self, chip, model_name, context, batch, chips_per_stage, stages, latency_us, nic_gbps,
              overlap="none", rates="peak"):
         m = model(model_name)
-        h, note = _rates(hardware(chip).name, rates)
+        h, note = rates_for(hardware(chip).name, rates)
         p = LATENCY_STAGES[LATENCY_STAGES <= m.n_layers]
         bw = nic_gbps * 1e9 / 8
         lat = latency_us * 1e-6
