@@ -71,3 +71,54 @@ def test_numbers_keep_four_significant_digits():
     assert live._num(0.00012344) == "0.0001234"
     assert live._num(float("nan")) == "null"
     assert json.loads("[" + live._num(1e-5) + "]") == [1e-5]
+
+
+def _tagged_origins():
+    """The factory call of every explorer a chapter shows live (cells tagged `live-explorer`)."""
+    import nbformat
+
+    from pathlib import Path
+    out = []
+    for path in sorted(Path(__file__).resolve().parents[1].glob("notebooks/[0-9]*.ipynb")):
+        for i, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if "live-explorer" in cell.get("metadata", {}).get("tags", []):
+                origin = next((o["metadata"]["rooflib-live"] for o in cell.get("outputs", [])
+                               if o.get("metadata", {}).get("rooflib-live")), None)
+                out.append(pytest.param(origin, id=f"{path.stem}-cell{i + 1}"))
+    return out
+
+
+@pytest.mark.parametrize("origin", _tagged_origins())
+def test_every_live_explorer_has_a_grid_the_book_can_ship(origin):
+    """Each tagged cell carries its explorer's origin, and the grid stays within MAX_DRAWS, so the
+    book's build (which draws every point) does not fail or take minutes."""
+    assert origin is not None, "tagged cell without an explorer origin: re-execute the notebook"
+    axes = live.control_axes(live.rebuild(origin))
+    assert 1 <= np.prod([len(a["values"]) for a in axes]) <= live.MAX_DRAWS
+    assert any(len(a["values"]) > 1 for a in axes), "the page would offer nothing to move"
+
+
+def test_markers_texts_and_boxes_reach_the_page():
+    from rooflib.explore.moe import sparsity_explorer
+    from rooflib.explore.pipeline import schedule_explorer
+
+    sp = sparsity_explorer()
+    data = live.harvest(sp)
+    kinds = [a["kind"] for a in data["artists"]]
+    assert kinds.count("text") == len(sp.names)  # each model's name beside its dot
+    dots = next(a for a in data["artists"] if a["label"] == "catalog MoE models")
+    assert dots["marker"] == "circle" and dots["filled"] and not dots["line"]
+    values = {c["name"]: c["values"][c["init"]] for c in data["controls"]}
+    data["pool"] = [json.dumps(json.loads(p)) for p in data["pool"]]
+    shown = live.shown(data, values)
+    i = data["artists"].index(dots)
+    assert len(shown["artists"][i][0]) == len(sp.dots.get_xdata())  # every dot kept: markers are not thinned
+    texts = [s for a, s in zip(data["artists"], shown["artists"]) if a["kind"] == "text"]
+    assert {t for _, t in texts} == {t.get_text() for t in sp.names}
+
+    sc = schedule_explorer(stages=4, microbatches=8, kind="GPipe")
+    data = live.harvest(sc)
+    values = {c["name"]: c["values"][c["init"]] for c in data["controls"]}
+    shown = live.shown(data, values)
+    boxes = [s for a, s in zip(data["artists"], shown["artists"]) if a["kind"] == "boxes"]
+    assert sum(len(b) // 4 for b in boxes) == 2 * 4 * 8  # a forward and a backward per stage and micro-batch

@@ -20,6 +20,11 @@ from ..achievable import achievable
 from ..hardware import hardware
 from .live import caller_origin
 
+#: The chips and models the HTML book's live versions offer by default: every point of a live grid
+#: is drawn at build time (live.py), so each explorer offers a few, and the notebook offers all.
+LIVE_CHIPS = ["H100 SXM", "H200 SXM", "B200", "MI300X", "TPU v6e"]
+LIVE_MODELS = ["Llama 3.1 8B", "Llama 3.1 70B", "Llama 3.1 405B", "DeepSeek-V3", "Gemma 3 27B", "gpt-oss-120b"]
+
 
 @functools.lru_cache(maxsize=None)
 def rates_for(chip: str, rates: str):

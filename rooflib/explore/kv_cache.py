@@ -20,7 +20,7 @@ from ..kv import attention_designs, kv_bytes, kv_bytes_per_token, redesign
 from ..models import MODELS, model
 from ..plotting import OKABE_ITO, STYLE, log_axes
 from ..units import fmt_bytes, fmt_count, fmt_time
-from .base import Explorer
+from .base import LIVE_CHIPS, LIVE_MODELS, Explorer
 
 CONTEXTS = np.unique(np.round(np.logspace(2, np.log10(131_072), 120)))  # 100 ... 131,072 tokens
 CONTEXT_RANGE = (100, 2e5)
@@ -63,9 +63,6 @@ def _tokens(x: float) -> str:
 
 
 # ---- 1. latency and MFU vs context, both step models --------------------------------------------
-#: The chips and models the HTML book's live versions offer (each point is drawn at build time: see live.py).
-LIVE_CHIPS = ["H100 SXM", "H200 SXM", "B200", "MI300X", "TPU v6e"]
-LIVE_MODELS = ["Llama 3.1 8B", "Llama 3.1 70B", "Llama 3.1 405B", "DeepSeek-V3", "Gemma 3 27B", "gpt-oss-120b"]
 
 #: Lines of the left panel: the parts of a step, then its time under each model.
 _PARTS = {

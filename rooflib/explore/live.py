@@ -189,22 +189,45 @@ def _style(artist) -> dict:
 
     label = artist.get_label() or ""
     style = {"label": "" if label.startswith("_") else label, "alpha": artist.get_alpha()}
-    if hasattr(artist, "get_linestyle") and hasattr(artist, "get_xdata"):
+    if hasattr(artist, "get_text"):
+        style.update(color=to_hex(artist.get_color()), size=artist.get_fontsize(), align=artist.get_ha(),
+                     baseline=artist.get_va(), angle=artist.get_rotation())
+    elif hasattr(artist, "get_linestyle") and hasattr(artist, "get_xdata"):
         style.update(color=to_hex(artist.get_color()), width=artist.get_linewidth(),
                      dash=[round(d, 2) for d in (artist._dash_pattern[1] or [])])
-    else:
-        style.update(color=to_hex(artist.get_facecolor()), alpha=artist.get_facecolor()[3])
+        if _has_marker(artist):
+            face = artist.get_markerfacecolor()
+            hollow = isinstance(face, str) and face.lower() == "none"
+            style.update(marker=MARKERS.get(artist.get_marker(), "circle"), size=artist.get_markersize(),
+                         filled=not hollow, line=artist.get_linestyle() not in ("None", "none", "", " "),
+                         color=to_hex(artist.get_markeredgecolor() if hollow else face))
+    else:  # a patch, or a collection of boxes (one colour: the first)
+        face = np.atleast_2d(artist.get_facecolor())
+        face = face[0] if len(face) else np.array([0.5, 0.5, 0.5, 1.0])
+        style.update(color=to_hex(face), alpha=float(face[3]))
     return style
 
 
+#: matplotlib's marker codes as Vega-Lite point shapes (others are drawn as circles).
+MARKERS = {"o": "circle", ".": "circle", "s": "square", "D": "diamond", "d": "diamond", "^": "triangle-up",
+           "v": "triangle-down", "<": "triangle-left", ">": "triangle-right", "x": "cross", "+": "cross"}
+
+
+def _has_marker(line) -> bool:
+    return line.get_marker() not in (None, "", " ", "None", "none")
+
+
 def _artists(fig) -> list[tuple[int, str, object]]:
-    """(axes index, kind, artist) for every line and patch: kind line, vline, hline, span, hspan or rect."""
+    """(axes index, kind, artist) for every line, patch, text and polygon collection placed in data
+    coordinates: kind line, vline, hline, span, hspan, rect, text or boxes (each polygon's extent)."""
+    from matplotlib.collections import PolyCollection
     from matplotlib.lines import Line2D
     from matplotlib.patches import Polygon, Rectangle
+    from matplotlib.text import Text
 
     found = []
     for i, ax in enumerate(fig.axes):
-        for artist in [*ax.lines, *ax.patches]:
+        for artist in [*ax.lines, *ax.patches, *ax.texts, *ax.collections]:
             xdata, ydata = artist.get_transform().contains_branch_seperately(ax.transData)
             shape = {(True, True): "", (True, False): "v", (False, True): "h"}.get((xdata, ydata))
             if shape is None:
@@ -213,6 +236,10 @@ def _artists(fig) -> list[tuple[int, str, object]]:
                 found.append((i, {"": "line", "v": "vline", "h": "hline"}[shape], artist))
             elif isinstance(artist, (Rectangle, Polygon)):
                 found.append((i, {"": "rect", "v": "span", "h": "hspan"}[shape], artist))
+            elif isinstance(artist, Text) and shape == "":
+                found.append((i, "text", artist))
+            elif type(artist) is PolyCollection and shape == "":
+                found.append((i, "boxes", artist))
     return found
 
 
@@ -220,6 +247,11 @@ def _geometry(kind: str, artist) -> list[list[float]]:
     """The numbers that place one artist: [xs, ys] for a line, [[x0, x1, y0, y1]] otherwise."""
     if kind == "line":
         return [artist.get_xdata(), artist.get_ydata()]
+    if kind == "text":
+        return [list(artist.get_position())]
+    if kind == "boxes":
+        ext = [(*path.vertices.min(0), *path.vertices.max(0)) for path in artist.get_paths()]  # x0 y0 x1 y1
+        return [[v for x0, y0, x1, y1 in ext for v in (x0, x1, y0, y1)]]
     if kind in ("vline", "hline"):
         xy = np.asarray(artist.get_xydata(), float)
         return [[*xy[:, 0][:1], *xy[:, 1][[0, -1]]]] if kind == "vline" else [[*xy[:, 0][[0, -1]], *xy[:, 1][:1]]]
@@ -289,13 +321,18 @@ def harvest(explorer, *, name: str = "", max_draws: int = MAX_DRAWS) -> dict:
             for ax in fig.axes:
                 row.append(-1 if failed else ref([*ax.get_xlim(), *ax.get_ylim()]))
             for i, kind, artist in found:
+                pair = kind in ("line", "text")  # two numbers in the row: xs and ys, or place and words
                 if failed:
-                    row += [-1, -1] if kind == "line" else [-1]
+                    row += [-1, -1] if pair else [-1]
                 elif not artist.get_visible():
-                    row += [ref([]), ref([])] if kind == "line" else [ref([])]
+                    row += [ref([]), ref([])] if kind == "line" else [ref([]), -1] if pair else [ref([])]
                 elif kind == "line":
-                    x, y = _thin(fig.axes[i], *_geometry(kind, artist))
+                    x, y = _geometry(kind, artist)
+                    if not _has_marker(artist):  # a marker is a point of its own: keep them all
+                        x, y = _thin(fig.axes[i], x, y)
                     row += [ref(x), ref(y)]
+                elif kind == "text":
+                    row += [ref(_geometry(kind, artist)[0]), texts.setdefault(artist.get_text(), len(texts))]
                 else:
                     row.append(ref(_geometry(kind, artist)[0]))
             points.append(row)
@@ -330,6 +367,9 @@ def shown(data: dict, values: dict) -> dict:
     for artist in data["artists"]:
         if artist["kind"] == "line":
             out.append((pool[row[k]], pool[row[k + 1]]) if row[k] >= 0 else None)
+            k += 2
+        elif artist["kind"] == "text":
+            out.append((pool[row[k]], data["texts"][row[k + 1]]) if row[k + 1] >= 0 else None)
             k += 2
         else:
             out.append(pool[row[k]] if row[k] >= 0 else None)

@@ -17,6 +17,9 @@ SEQS = [1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072]
 
 
 class MemoryTradeExplorer(Explorer):
+    live_grid = {"model_name": ["Llama 3.1 8B", "Llama 3.1 70B", "Llama 3.1 405B", "DeepSeek-V3"],
+                 "batch": [1, 2, 4, 8, 16], "chip": ["H100 SXM", "H200 SXM", "B200"]}
+
     def setup(self):
         self.ax_m, self.ax_f = self.fig.subplots(1, 2)
         self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.96, wspace=0.25)

@@ -50,6 +50,10 @@ def _int_slider(value, lo, hi, step, description):
 # ---- 1. step time vs batch, with and without the all-to-all ---------------------------------------
 
 class MoEStepExplorer(Explorer):
+    #: The HTML book's grid (live.py): the chips and domain sizes of the chapter; dispatch in fp8 as DeepSeek.
+    live_grid = {"chip": ["H800 SXM", "H100 SXM", "H200 SXM", "B200"], "chips": [8, 16, 32, 72, 144],
+                 "context": [0, 4096, 32768], "dispatch_dtype": ["fp8"]}
+
     def setup(self):
         self.ax_t, self.ax_r = self.fig.subplots(1, 2)
         self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.95, wspace=0.28)
@@ -190,6 +194,10 @@ SCALES_TB = (0.5, 1, 2, 5, 10, 20, 50, 100)
 
 
 class FitExplorer(Explorer):
+    live_grid = {"model_name": ["Kimi K2", "DeepSeek-V3", "Llama 3.1 405B", "Llama 3.1 70B", "gpt-oss-120b"],
+                 "chip": ["H200 SXM", "H100 SXM", "B200", "GB200"], "chips": [1, 8, 16, 72],
+                 "batch": [0, 64, 256, 1024], "context": [8192, 32768, 128_000]}
+
     def setup(self):
         ax = self.ax = self.fig.subplots()
         self.fig.subplots_adjust(left=0.2, right=0.97, bottom=0.2, top=0.93)

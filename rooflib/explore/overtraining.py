@@ -75,6 +75,10 @@ def quality_loss(params):
 
 
 class LifetimeExplorer(Explorer):
+    live_grid = {"quality": [7e9, 70e9, 400e9], "served": [1e12, 1e13, 1e14, 1e15],
+                 "rl_tokens": [1e8, 1e12, 1e13], "rl_trained_fraction": [0.0, 1.0],
+                 "train_mfu": [0.35], "decode_mfu": [0.05, 0.14, 0.3], "chip": ["H100 SXM", "B200"]}
+
     def setup(self):
         ax = self.ax = self.fig.subplots()
         self.fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.95)
@@ -151,6 +155,9 @@ def lifetime_explorer(quality=70e9, served=1e14, rl_tokens=1e12, train_mfu=0.35,
 
 
 class OvertrainingExplorer(Explorer):
+    live_grid = {"months": [1, 6, 12, 24, 36], "quality": [8e9, 70e9, 400e9, 2e12],
+                 "train_mfu": [0.2, 0.35, 0.5], "decode_mfu": [0.05, 0.14, 0.3]}
+
     def setup(self):
         ax = self.ax = self.fig.subplots()
         self.fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.95)

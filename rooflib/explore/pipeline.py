@@ -42,6 +42,10 @@ def _int_slider(value, lo, hi, description, step=1):
 
 # ---- 1. memory per chip vs number of stages -------------------------------------------------------
 class StageMemoryExplorer(Explorer):
+    live_grid = {"chip": ["H100 SXM", "H200 SXM", "B200", "MI300X"],
+                 "model_name": ["Llama 3.1 8B", "Llama 3.1 70B", "Llama 3.1 405B", "DeepSeek-V3"],
+                 "context": [2048, 8192, 32768, 128_000], "batch": [1, 16, 64, 256], "chips_per_stage": [1, 4, 8]}
+
     def setup(self):
         self.ax_m, self.ax_b = self.fig.subplots(1, 2)
         self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.96, wspace=0.28)
@@ -192,6 +196,11 @@ def schedule_explorer(stages=4, microbatches=8, kind="GPipe"):
 
 # ---- 3. decode latency and throughput vs number of stages ----------------------------------------
 class DecodeLatencyExplorer(Explorer):
+    live_grid = {"chip": ["H100 SXM", "H200 SXM", "B200"],
+                 "model_name": ["Llama 3.1 70B", "Llama 3.1 405B", "DeepSeek-V3"],
+                 "context": [2048, 8192, 32768], "batch": [1, 16, 64], "chips_per_stage": [8],
+                 "stages": [1, 2, 4, 8], "latency_us": [2.0, 5.0, 20.0], "nic_gbps": [400], "rates": ["peak"]}
+
     def setup(self):
         self.ax_t, self.ax_r = self.fig.subplots(1, 2)
         self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.96, wspace=0.28)

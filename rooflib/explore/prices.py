@@ -38,6 +38,9 @@ _LAYOUT = widgets.Layout(width="300px")
 # 1. The long-context step
 # ------------------------------------------------------------------------------------------------
 class PriceStepExplorer(Explorer):
+    live_grid = {"chip": ["TPU v6e", "H100 SXM", "B200"], "active_params": [3e10, 1e11, 3e11, 1e12],
+                 "kv_bytes": [1e3, 1e4, 70_272.0, 1e5, 1e6]}
+
     def setup(self):
         self.ax_c, self.ax_k = self.fig.subplots(1, 2)
         self.fig.subplots_adjust(left=0.07, right=0.98, bottom=0.14, top=0.95, wspace=0.28)
@@ -125,6 +128,11 @@ def price_step_explorer(sheet="Gemini 2.5 Pro", chip="TPU v6e", dtype="bf16", ac
 # 2. Memory tiers: hold, reload or recompute
 # ------------------------------------------------------------------------------------------------
 class TierExplorer(Explorer):
+    live_grid = {"model_name": ["DeepSeek-V3", "Llama 3.1 70B", "Llama 3.1 405B"],
+                 "chip": ["H800 SXM", "H100 SXM", "B200"], "dtype": ["fp8"], "price": [1.0, 2.0, 4.0],
+                 "prefill_mfu": [0.3, 0.5], "dram_scale": [0.5, 1.0, 2.0], "flash_scale": [0.5, 1.0, 2.0],
+                 "prompt": [1_000, 10_000, 100_000]}
+
     def setup(self):
         a = self.ax = self.fig.subplots(1, 1)
         self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.95)

@@ -17,6 +17,9 @@ N_SWEEP = 60   # batches per replica on the right panel
 
 
 class RealityExplorer(Explorer):
+    #: Every published result; the rates at a few values (matmul 0: the chip's measured rate).
+    live_grid = {"matmul": [0.0, 0.5, 0.8], "hbm": [0.6, 0.75, 0.9], "link": [0.5, 0.82], "overhead_ms": [STEP_OVERHEAD * 1e3]}
+
     def setup(self):
         self.ax_b, self.ax_s = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.2]})
         self.fig.subplots_adjust(left=0.2, right=0.98, bottom=0.15, top=0.93, wspace=0.3)

@@ -56,6 +56,15 @@
         name.textContent = c.label;
         label.appendChild(name);
         let input;
+        if (c.values.length === 1) {  // held at one value in the page (the explorer's live_grid)
+          const fixed = document.createElement("output");
+          fixed.className = "rooflib-live-fixed";
+          fixed.textContent = c.labels[0];
+          fixed.title = "fixed in the book's page; every value in the notebook";
+          label.appendChild(fixed);
+          controls.appendChild(label);
+          return null;
+        }
         if (c.kind === "select") {
           input = document.createElement("select");
           c.labels.forEach((text, j) => {
@@ -106,7 +115,8 @@
     // Rows for every dataset of the chart at the current point.
     datasets(row) {
       const d = this.data, pool = this.pool, sets = {};
-      d.axes.forEach((_, a) => { ["l", "v", "h", "s", "r"].forEach(t => { sets[t + a] = []; }); });
+      d.axes.forEach((_, a) => { ["l", "p", "q", "v", "h", "s", "r"].forEach(t => { sets[t + a] = []; }); });
+      d.artists.forEach((art, i) => { if (art.kind === "text") sets["t" + i] = []; });
       let k = 1 + d.axes.length;
       d.artists.forEach((art, i) => {
         const key = keyOf(art, i), w = art.width || 1, al = art.alpha == null ? 1 : art.alpha;
@@ -114,16 +124,36 @@
           const xs = pool[row[k]], ys = pool[row[k + 1]];
           k += 2;
           if (!xs) return;
-          for (let j = 0; j < xs.length; j++) sets["l" + art.ax].push({key: key, s: i, o: j, x: xs[j], y: ys[j], w: w, a: al});
+          // A line with markers: its points (filled "p" or hollow "q"), and the line only if it has one.
+          const marks = art.marker ? (art.filled ? "p" : "q") + art.ax : null;
+          for (let j = 0; j < xs.length; j++) {
+            const r = {key: key, s: i, o: j, x: xs[j], y: ys[j], w: w, a: al};
+            if (!marks || art.line) sets["l" + art.ax].push(r);
+            if (marks && xs[j] != null && ys[j] != null) sets[marks].push(r);
+          }
           return;
         }
-        const g = pool[row[k]];
+        if (art.kind === "text") {
+          const at = pool[row[k]], words = row[k + 1] >= 0 ? d.texts[row[k + 1]] : null;
+          k += 2;
+          if (at && at.length && words) sets["t" + i].push({key: key, x: at[0], y: at[1], text: words});
+          return;
+        }
+        let g = pool[row[k]];
         k += 1;
         if (!g || !g.length) return;
+        // A bar from 0 on a log axis (matplotlib clips it at the axis) starts at the axis' lower limit.
+        const ax = d.axes[art.ax], lim = pool[row[1 + art.ax]];
+        if (lim && (art.kind === "rect" || art.kind === "span" || art.kind === "boxes")) {
+          g = g.map((v, j) => (j % 4 < 2 ? ax.xscale : ax.yscale) === "log" && v <= 0 ? lim[j % 4 < 2 ? 0 : 2] : v);
+        }
         if (art.kind === "vline") sets["v" + art.ax].push({key: key, x: g[0], w: w, a: al});
         else if (art.kind === "hline") sets["h" + art.ax].push({key: key, y: g[2], w: w, a: al});
         else if (art.kind === "span") sets["s" + art.ax].push({key: key, x: g[0], x2: g[1], a: al});
         else if (art.kind === "rect") sets["r" + art.ax].push({key: key, s: i, x: g[0], x2: g[1], y: g[2], y2: g[3], a: al});
+        else if (art.kind === "boxes") {  // [x0, x1, y0, y1] per box
+          for (let b = 0; b + 3 < g.length; b += 4) sets["r" + art.ax].push({key: key, s: i, x: g[b], x2: g[b + 1], y: g[b + 2], y2: g[b + 3], a: al});
+        }
       });
       return sets;
     }
@@ -135,15 +165,17 @@
       const charts = d.axes.map((ax, a) => {
         const lim = pool[row[1 + a]] || [0, 1, 0, 1];
         const mine = d.artists.map((art, i) => [art, i]).filter(([art]) => art.ax === a);
-        const keys = [], colors = [], dashes = [];
-        mine.forEach(([art, i]) => {
+        const keys = [], colors = [], dashes = [], shapes = [];
+        mine.filter(([art]) => art.kind !== "text").forEach(([art, i]) => {
           keys.push(keyOf(art, i));
           colors.push(art.color);
           dashes.push(art.dash && art.dash.length ? art.dash : [1, 0]);
+          shapes.push(art.marker || "circle");
         });
         const labelled = mine.filter(([art]) => art.label).map(([art, i]) => keyOf(art, i));
         const legend = ax.legend && labelled.length ?
-          {values: labelled, orient: "bottom", columns: 2, title: null, labelLimit: 220, symbolType: "stroke"} : null;
+          {values: labelled, orient: "bottom", title: null, labelLimit: 220, symbolType: "stroke",
+           columns: labelled.some(k => k.length > 28) ? 1 : 2} : null;
         const color = {field: "key", type: "nominal", scale: {domain: keys, range: colors}, legend: legend};
         const dash = {field: "key", type: "nominal", scale: {domain: keys, range: dashes}, legend: legend};
         // Each row carries its artist's line width and opacity, used as they are (scale: null).
@@ -174,6 +206,24 @@
           {data: {name: "h" + a}, mark: {type: "rule", clip: true},
            encoding: {y: y, color: color, strokeDash: dash, strokeWidth: sw, opacity: op}},
         ];
+        // Markers: matplotlib's size is a diameter in points, Vega-Lite's an area in pixels.
+        const shape = {field: "key", type: "nominal", scale: {domain: keys, range: shapes}, legend: null};
+        const marker = mine.find(([art]) => art.marker);
+        const area = marker ? Math.pow(1.2 * (marker[0].size || 6), 2) : 40;
+        layers.push(
+          {data: {name: "p" + a}, mark: {type: "point", filled: true, clip: true, size: area},
+           encoding: {x: x, y: y, color: color, shape: shape, opacity: op}},
+          {data: {name: "q" + a}, mark: {type: "point", filled: false, clip: true, size: area, strokeWidth: 1.2},
+           encoding: {x: x, y: y, color: color, shape: shape, opacity: op}});
+        // Each text of the figure in its own layer: its alignment and angle are the mark's.
+        const BASELINE = {top: "top", bottom: "bottom", center: "middle", center_baseline: "middle", baseline: "alphabetic"};
+        mine.filter(([art]) => art.kind === "text").forEach(([art, i]) => {
+          layers.push({data: {name: "t" + i},
+                       mark: {type: "text", clip: true, color: art.color, fontSize: 1.1 * (art.size || 8),
+                              align: art.align === "center" ? "center" : art.align === "right" ? "right" : "left",
+                              baseline: BASELINE[art.baseline] || "middle", angle: (360 - (art.angle || 0)) % 360},
+                       encoding: {x: x, y: y, text: {field: "text", type: "nominal"}}});
+        });
         return {width: width, height: Math.round(width * 0.75), layer: layers,
                 resolve: {scale: {color: "shared", strokeDash: "shared"}},
                 title: ax.title || null};
