@@ -343,3 +343,23 @@ def expert_tp_ratio(model, hw, tp, tokens, *, dtype: str = "bf16"):
                         3 * m.d_model * f * b / (t * h.hbm_bandwidth))
     reduce = all_reduce_time(tok * m.d_model * b, t, h.scaleup_bandwidth, h.scaleup_latency)
     return scalar_or_array(np.asarray(reduce) / matmul)
+
+
+# ---- any step, with the experts a batch of positions touches ------------------------------------
+
+def with_experts(model, hw, step: DecodeStep, tokens, *, dtype: str = "bf16", dispatch_dtype: str = "bf16",
+                 combine_dtype: str | None = None, domain=None,
+                 scaleout_bandwidth: float = SCALEOUT_BANDWIDTH) -> MoEDecodeStep:
+    """`step` (a dense-model step of `model` on `hw`: decode, mixed, speculative) made expert-parallel:
+    its weights become `moe_weight_bytes_read(tokens)` / (C W) and its comm the `all_to_all_time`
+    of `tokens`, the positions routed through the MoE layers in one step (batch x positions).
+
+    The rest of `step` (compute, attention, kv, overlap) is kept, as `moe_decode_step` does:
+    moe_decode_step(B) == with_experts(decode_step(B), B). A continuous-batching step of d decoding
+    sequences and p prompt tokens routes d + p tokens (`service.mixed_step`).
+    """
+    m, h = lookup_model(model), lookup_hardware(hw)
+    if not isinstance(step, DecodeStep):
+        raise TypeError(f"step must be a DecodeStep, got {type(step).__name__}")
+    return _with_experts(m, h, step, positive("tokens", tokens), dtype=dtype, dispatch_dtype=dispatch_dtype,
+                         combine_dtype=combine_dtype, domain=domain, scaleout_bandwidth=scaleout_bandwidth)

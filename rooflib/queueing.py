@@ -5,8 +5,21 @@ drawn from a seeded generator. The server (one replica) runs steps back to back;
 is looked up in a `service.StepTable` built once per run (`service.step_time_table`), never
 rebuilt per event. The policy, first come first served:
 
-* at each step boundary, arrived requests take free slots while fewer than `max_batch` are in
-  service (a slot holds a request from its first prefill chunk to its last token);
+* at each step boundary, arrived requests take free slots, oldest first, while fewer than
+  `max_batch` are in service AND the KV cache they reserve fits (a slot holds a request from its
+  first prefill chunk to its last token);
+* admission by memory: a request reserves the cache of its prompt plus its whole output, I + O
+  tokens, when it is admitted, and frees it when it finishes; the reservations of all admitted
+  requests must fit in `StepTable.kv_capacity`, the tokens of cache the HBM holds beside the
+  weights on the replica's chips (`roofline.max_batch` at one token). The head of the queue waits
+  until it fits (no request overtakes it). This is TensorRT-LLM's default capacity policy,
+  GUARANTEED_NO_EVICT ("guarantee that a started request is never paused",
+  https://nvidia.github.io/TensorRT-LLM/performance/performance-tuning-guide/useful-runtime-flags.html),
+  which reserves prompt + maximum output; here the simulator knows each request's true O, so
+  it reserves no more than the request will use. vLLM instead allocates cache blocks on demand
+  (prompt + tokens generated so far) and, when they run out, preempts a running request and
+  recomputes it later (https://docs.vllm.ai/en/v0.9.1/configuration/optimization.html,
+  "Preemption"): it admits more requests at once and pays with stalls that this model omits;
 * the step carries up to `chunk` prompt tokens of the requests still in prefill, oldest first
   (chunk=None: every waiting prompt whole, the unchunked server), and one decode token for each
   request already generating;
@@ -25,8 +38,11 @@ Closed forms the simulation must reduce to, checked in tests/test_queueing.py:
         with max_batch = 1 every request is served alone; fixed lengths give a fixed service time
         S (M/D/1: Wq = rho S / (2 (1 - rho))); exponential service gives M/M/1 (Wq = rho E[S] / (1 - rho)).
 
-Where it stops being true: every sequence attends to one mean context; no preemption, no KV
-swapping (max_batch must fit the cache); one replica (a fleet behind a load balancer is several).
+Where it stops being true: every sequence's step time uses one mean context (the table's), while
+admission counts each request's own I + O; reservation, not on-demand blocks: no preemption, no
+KV swapping, no block rounding, activations and fragmentation ignored (HBM counted at its
+nominal size), so real servers fit somewhat fewer; one replica (a fleet behind a load balancer
+is several).
 """
 from __future__ import annotations
 
@@ -43,7 +59,8 @@ from .serving import simulate_arrivals
 from .roofline import max_batch as fitting_batch
 from .service import StepTable, cost_per_million_tokens, step_time_table
 
-__all__ = ["Requests", "requests", "saturation_rate", "Plan", "max_load", "capacity_plan", "Simulation", "simulate", "simulate_server", "mg1_wait", "md1_wait", "mm1_wait"]
+__all__ = ["Requests", "requests", "saturation_rate", "memory_batch", "Plan", "max_load", "capacity_plan", "Simulation",
+           "simulate", "simulate_server", "mg1_wait", "md1_wait", "mm1_wait"]
 
 LENGTHS = ("fixed", "exponential")
 
@@ -107,14 +124,27 @@ def requests(n, rate, *, input_tokens, output_tokens, lengths: str = "fixed", se
 def saturation_rate(table: StepTable, *, max_batch, input_tokens, output_tokens) -> float:
     """Requests/s one replica serves with every slot full: in steady state a step decodes B tokens and,
     as each request brings I prompt tokens per O output tokens, prefills p = B I / O of them, so
-    mu = B / (O T(B, p)) with T looked up in `table`. Offered load rho = rate / mu."""
-    b = int(whole_number("max_batch", max_batch))
+    mu = B / (O T(B, p)) with T looked up in `table`. Offered load rho = rate / mu.
+
+    B = min(max_batch, floor(kv_capacity / (I + O))): the slots, or the requests whose reserved
+    caches fit (`simulate`'s admission), whichever is fewer."""
     i = float(positive("input_tokens", input_tokens))
     o = float(positive("output_tokens", output_tokens))
+    b = min(int(whole_number("max_batch", max_batch)), memory_batch(table, input_tokens=i, output_tokens=o))
+    if b < 1:
+        raise ValueError(f"not one request of {i + o:,.0f} tokens fits the {table.kv_capacity:,.0f} tokens of KV cache")
     p = b * i / o
     if p > table.granularity * (table.times.shape[1] - 1):
         raise ValueError(f"the table stops below the {p:,.0f} prefill tokens per step of a full batch")
     return b / (o * table.lookup(b, p))
+
+
+def memory_batch(table: StepTable, *, input_tokens, output_tokens) -> float:
+    """Requests of I prompt and O output tokens whose reserved caches fit at once:
+    floor(kv_capacity / (I + O)) (inf when the table sets no limit). Llama 3.1 70B in fp8 on 2 H100,
+    16,384 + 512 tokens: 545,944 / 16,896 -> 32."""
+    need = float(positive("input_tokens", input_tokens)) + float(positive("output_tokens", output_tokens))
+    return math.floor(table.kv_capacity / need) if math.isfinite(table.kv_capacity) else math.inf
 
 
 # ---- the result ------------------------------------------------------------------------------------
@@ -123,7 +153,8 @@ def saturation_rate(table: StepTable, *, max_batch, input_tokens, output_tokens)
 class Simulation:
     """Per request: `arrival`, `start` (first step in service), `first_token`, `finish` (s), lengths.
     Per run: `busy` (s with a step running), `occupancy` (integral of requests in service over time,
-    request-seconds, summed from the steps), `steps`, `chips`, `dollars_per_chip_hour`."""
+    request-seconds, summed from the steps), `steps`, `chips`, `dollars_per_chip_hour`, `kv_capacity`
+    (KV tokens that fit) and `kv_peak` (the most tokens ever reserved at once)."""
 
     arrival: np.ndarray
     start: np.ndarray
@@ -136,6 +167,8 @@ class Simulation:
     steps: int
     chips: float = 1.0
     dollars_per_chip_hour: float = 2.0
+    kv_capacity: float = np.inf
+    kv_peak: float = 0.0
 
     @property
     def ttft(self) -> np.ndarray:
@@ -188,15 +221,18 @@ def _serve(env, st):
     """The server: one SimPy process stepping until every request has finished."""
     arr, ii, oo, table = st["arrival"], st["input"], st["output"], st["table"]
     n, bmax, chunk = len(arr), st["max_batch"], st["chunk"]
+    cap, need = st["kv_capacity"], st["need"]     # KV tokens that fit; tokens each request reserves
     queue, prefill, decoding = deque(), deque(), []   # waiting ids; [id, tokens left]; heap (finish step, id)
-    nxt, step, done = 0, 0, 0
+    nxt, step, done, used = 0, 0, 0, 0.0
     while done < n:
         now = env.now
         while nxt < n and arr[nxt] <= now:
             queue.append(nxt)
             nxt += 1
-        while queue and len(prefill) + len(decoding) < bmax:
+        while queue and len(prefill) + len(decoding) < bmax and used + need[queue[0]] <= cap:
             r = queue.popleft()
+            used += need[r]
+            st["kv_peak"] = max(st["kv_peak"], used)
             st["start"][r] = now
             prefill.append([r, ii[r]])
         if not prefill and not decoding:
@@ -217,7 +253,7 @@ def _serve(env, st):
         k = 1
         if p == 0:   # pure decode: identical steps until a request finishes or an arrival can join
             k = decoding[0][0] - step + 1
-            if nxt < n and len(decoding) < bmax:
+            if nxt < n and not queue and len(decoding) < bmax and used + need[nxt] <= cap:
                 k = min(k, max(math.ceil((arr[nxt] - now) / dt), 1))
         yield env.timeout(k * dt)
         st["busy"] += k * dt
@@ -227,12 +263,14 @@ def _serve(env, st):
         while decoding and decoding[0][0] <= step - 1:
             _, r = heapq.heappop(decoding)
             st["finish"][r] = end
+            used -= need[r]
             done += 1
         for r in ended:
             prefill.popleft()
             st["first"][r] = end
             if oo[r] <= 1:
                 st["finish"][r] = end
+                used -= need[r]
                 done += 1
             else:
                 heapq.heappush(decoding, (step + int(oo[r]) - 2, r))   # O - 1 more steps
@@ -242,7 +280,9 @@ def _serve(env, st):
 def simulate(reqs: Requests, table: StepTable, *, max_batch, chunk=None, chips=1,
              dollars_per_chip_hour=2.0) -> Simulation:
     """Run the server on `reqs` with step times from `table` (see the module docstring). `chunk`:
-    prompt tokens per step (None: unchunked). `chips` and `dollars_per_chip_hour` price the run."""
+    prompt tokens per step (None: unchunked). `chips` and `dollars_per_chip_hour` price the run.
+    Admission reserves I + O tokens of cache per request within `table.kv_capacity`; a request
+    that could never fit is a ValueError."""
     b = int(whole_number("max_batch", max_batch))
     if b >= table.times.shape[0]:
         raise ValueError(f"max_batch must be <= the table's {table.times.shape[0] - 1}, got {b}")
@@ -252,9 +292,14 @@ def simulate(reqs: Requests, table: StepTable, *, max_batch, chunk=None, chips=1
     if need > top:
         raise ValueError(f"the table stops at {top:,.0f} prefill tokens per step; this run needs {need:,.0f}")
     n = len(reqs.arrival)
+    need = reqs.input_tokens + reqs.output_tokens        # the reservation: prompt + output tokens of cache
+    cap = float(table.kv_capacity)
+    if n and float(need.max()) > cap:
+        raise ValueError(f"a request of {need.max():,.0f} tokens (prompt + output) needs more KV cache than the "
+                         f"{cap:,.0f} tokens that fit beside the weights: it could never be admitted")
     st = dict(arrival=reqs.arrival.tolist(), input=reqs.input_tokens.tolist(), output=reqs.output_tokens.tolist(),
               table=table, max_batch=b, chunk=c, start=np.zeros(n), first=np.zeros(n), finish=np.zeros(n),
-              busy=0.0, occupancy=0.0, steps=0)
+              busy=0.0, occupancy=0.0, steps=0, kv_capacity=cap, need=need.tolist(), kv_peak=0.0)
     env = simpy.Environment(initial_time=0.0)
     env.process(_serve(env, st))
     env.run()
@@ -263,7 +308,7 @@ def simulate(reqs: Requests, table: StepTable, *, max_batch, chunk=None, chips=1
     return Simulation(arrival=reqs.arrival, start=st["start"], first_token=st["first"], finish=st["finish"],
                       input_tokens=reqs.input_tokens, output_tokens=reqs.output_tokens, busy=st["busy"],
                       occupancy=st["occupancy"], steps=st["steps"], chips=float(chips),
-                      dollars_per_chip_hour=float(dollars_per_chip_hour))
+                      dollars_per_chip_hour=float(dollars_per_chip_hour), kv_capacity=cap, kv_peak=st["kv_peak"])
 
 
 def simulate_server(model, hw, rate, *, n=10_000, input_tokens, output_tokens, chips=1, max_batch, chunk=512,

@@ -12,9 +12,22 @@ same weights. One step reads the weights once for all d + p positions:
     comm       the all-reduces of d + p activations                  (tensor parallelism)
 
 combined by `step.build_step` (`mixed_step`). With p = 0 it is `roofline.decode_step`; with d = 0
-and p = I it is `context.prefill_step`: the tests hold it to both. Two service-level targets come
-out of it: the time to first token (TTFT: waiting, then the prompt's prefill) and the time per
-output token (TPOT: the step time while the sequence decodes).
+and p = I it is `context.prefill_step`: the tests hold it to both.
+
+A mixture of experts (`models.Model.is_moe`) is served with expert parallelism, as chapter 3 does,
+through `moe.with_experts` (a dense model's step is returned untouched, bit for bit):
+
+    weights    moe_weight_bytes_read(d + p) / (C W)   the always-used weights + the experts the
+                                                      d + p positions touch, E (1 - (1 - k/E)^(d+p))
+    comm       all_to_all_time(d + p)                 dispatch + combine of every position, in place
+                                                      of tensor parallelism's all-reduces
+
+so with p = 0 it is `moe.moe_decode_step`. DeepSeek-V3 on 144 H800 (fp8, bf16 cache, fp8 dispatch),
+4,989 tokens: 24.2k output tokens/s per 8-GPU node at peak rates against the 14.8k DeepSeek
+publishes (0.61 of the model); charged as a dense model with 144-way all-reduces it would be 0.8k.
+
+Two service-level targets come out of the step: the time to first token (TTFT: waiting, then the
+prompt's prefill) and the time per output token (TPOT: the step time while the sequence decodes).
 
 The rest of the module builds on it, one function each:
 
@@ -27,8 +40,15 @@ The rest of the module builds on it, one function each:
     cost_per_million_tokens     load -> cost: an idle chip still costs its hourly price
 
 Assumptions, stated once: every sequence of a step attends to the same mean context S (a table
-per S, not per sequence); routed experts are read in full (as `decode_step` does); the step's fixed
-host cost is `estimate.STEP_OVERHEAD` unless given.
+per S, not per sequence); the step's fixed host cost is `estimate.STEP_OVERHEAD` unless given.
+For an MoE, `moe`'s assumptions hold: routing uniform and independent between positions (prompt
+tokens of one request are not: real prefill touches fewer distinct experts, and real routers have
+popular experts), weights and work spread evenly over the chips (the active weights of one layer
+sit on at most k chips: `moe.expert_read_floor`), attention data-parallel, the all-to-all
+bandwidth-only (no latency term) and not overlapped with compute under overlap="none"
+(DeepSeek overlaps two micro-batches: overlap="full" is that ideal); `frontier` and
+`speculation_break_even_batch` route every verified position, and `prefill_step`'s
+tensor-parallel prefill (d = 0) is not the same as the mixed step's expert-parallel one.
 """
 from __future__ import annotations
 
@@ -45,7 +65,9 @@ from .formats import format_key, math_format, stored_weight_bytes
 from .hardware import hardware as lookup_hardware
 from .kv import kv_bytes, kv_bytes_per_token
 from .models import model as lookup_model
+from .moe import with_experts
 from .roofline import decode_step, max_batch
+from .roofline import max_batch as fitting_batch   # step_time_table's argument shadows the name
 from .solve import largest_below
 from .speculative import speculative_step
 from .step import OVERLAPS, DecodeStep, build_step
@@ -58,14 +80,25 @@ __all__ = ["mixed_step", "step_time_table", "StepTable", "kv_transfer_time", "pr
 
 # ---- the mixed step of continuous batching ---------------------------------------------------
 
-def _mixed(m, h, d, p, s, c, prompt, math, w_bytes, kv_tok, overlap) -> DecodeStep:
+def _mixed(m, h, d, p, s, c, prompt, math, w_bytes, kv_tok, overlap, dtype, moe_kw) -> DecodeStep:
     # Checked inputs only. The step is built for "one sequence" carrying the step's totals, so
     # build_step's per-sequence sums become per-step sums (b = 1).
     prompt = np.maximum(prompt, 1.0)
     attn = (d * decode_attention_flops(m, s) + p * prefill_attention_flops(m, prompt) / prompt) \
         if overlap == "none" else 0.0
-    return build_step(m, h, 1.0, s, c, positions=d + p, attention_flops=attn, kv_bytes=(d * s + p) * kv_tok,
+    step = build_step(m, h, 1.0, s, c, positions=d + p, attention_flops=attn, kv_bytes=(d * s + p) * kv_tok,
                       weight_bytes=w_bytes, math=math, overlap=overlap, tokens=d)
+    return _routed(m, h, step, d + p, dtype, **moe_kw)
+
+
+def _routed(m, h, step, positions, dtype, **moe_kw):
+    """A dense model's step unchanged (the same object); an MoE's with the experts its `positions`
+    touch and its all-to-all (`moe.with_experts`). An empty step (0 positions) is priced as 1."""
+    if not m.is_moe:
+        return step
+    routed = np.asarray(positions, dtype=float)
+    routed = np.where(routed > 0, routed, 1.0) if routed.ndim else max(float(routed), 1.0)
+    return with_experts(m, h, step, routed, dtype=dtype, **moe_kw)
 
 
 def _checked(model, hw, dtype, math_dtype, kv_dtype, overlap):
@@ -78,14 +111,17 @@ def _checked(model, hw, dtype, math_dtype, kv_dtype, overlap):
 
 
 def mixed_step(model, hw, decode_batch, prefill_tokens, context, chips=1, *, prompt=None, dtype: str = "bf16",
-               math_dtype: str | None = None, kv_dtype: str = "bf16", overlap: str = "none") -> DecodeStep:
+               math_dtype: str | None = None, kv_dtype: str = "bf16", overlap: str = "none",
+               dispatch_dtype: str = "bf16", combine_dtype: str | None = None) -> DecodeStep:
     """One continuous-batching step: `decode_batch` sequences decode one token each at `context`,
     and `prefill_tokens` prompt tokens (chunks of prompts `prompt` tokens long; default: one whole
     prompt of `prefill_tokens`) go through the same weights (module docstring for the terms).
 
     `.time` is the step time, the TPOT every decoding sequence sees while the step carries this
-    prefill. Llama 3.1 70B on 8 H100 (bf16), 64 sequences at 2,048 tokens: 9.1 ms alone; with a
-    whole 8,192-token prompt in the same step, 242 ms (per phase, overlap="none").
+    prefill. For a mixture of experts the d + p positions choose the experts read and travel in
+    the all-to-all (in `dispatch_dtype`, back in `combine_dtype`; module docstring).
+    Llama 3.1 70B on 8 H100 (bf16), 64 sequences at 2,048 tokens: 9.1 ms alone; with a whole
+    8,192-token prompt in the same step, 242 ms (per phase, overlap="none").
     """
     m, h, math, w_bytes, kv_tok = _checked(model, hw, dtype, math_dtype, kv_dtype, overlap)
     d = non_negative("decode_batch", decode_batch)
@@ -96,18 +132,21 @@ def mixed_step(model, hw, decode_batch, prefill_tokens, context, chips=1, *, pro
     broadcast(decode_batch=d, prefill_tokens=p, context=s, chips=c, prompt=i)
     if np.any(np.asarray(d) + np.asarray(p) <= 0):
         raise ValueError("decode_batch + prefill_tokens must be > 0 (an empty step does nothing)")
-    return _mixed(m, h, d, p, s, c, i, math, w_bytes, kv_tok, overlap)
+    return _mixed(m, h, d, p, s, c, i, math, w_bytes, kv_tok, overlap, dtype,
+                  dict(dispatch_dtype=dispatch_dtype, combine_dtype=combine_dtype))
 
 
 @dataclass(frozen=True)
 class StepTable:
     """Step times (s) over decode batch d = 0..max_batch (rows) and prefill tokens p = 0, g, 2g, ...
     (columns, g = `granularity`), each including the fixed `overhead`; 0 for the empty step.
-    `lookup(d, p)` rounds p up to the grid (a chunk never costs less than its tokens)."""
+    `lookup(d, p)` rounds p up to the grid (a chunk never costs less than its tokens).
+    `kv_capacity`: tokens of KV cache the replica's HBM holds beside the weights (inf: no limit)."""
 
     times: np.ndarray
     granularity: float
     overhead: float
+    kv_capacity: float = np.inf
 
     def lookup(self, d: int, p: float) -> float:
         return float(self.times[d, int(-(-p // self.granularity))])
@@ -115,11 +154,18 @@ class StepTable:
 
 def step_time_table(model, hw, context, chips=1, *, max_batch, max_prefill_tokens, prompt,
                     granularity: float = 64.0, dtype: str = "bf16", math_dtype: str | None = None,
-                    kv_dtype: str = "bf16", overlap: str = "none", step_overhead: float = STEP_OVERHEAD) -> StepTable:
+                    kv_dtype: str = "bf16", overlap: str = "none", step_overhead: float = STEP_OVERHEAD,
+                    dispatch_dtype: str = "bf16", combine_dtype: str | None = None) -> StepTable:
     """`mixed_step` times over every decode batch up to `max_batch` and every prefill budget up to
     `max_prefill_tokens` (in steps of `granularity` tokens), in ONE vectorised call, plus the
     fixed `step_overhead` per step (seconds). A simulator looks steps up here instead of
     rebuilding them. Llama 3.1 70B (bf16) on 8 H100, S = 2,048: times[64, 0] = 9.1 ms + 0.58 ms.
+
+    `.kv_capacity` = `roofline.max_batch` at a context of one token: the tokens whose caches fit in
+    the chips' HBM beside the weights (8 H100, Llama 3.1 70B in bf16: (640e9 - 141.10e9) B /
+    327,680 B = 1,522,507 tokens), which a simulator's admission reserves from (`queueing`). A
+    sliding-window layer is counted as storing every token (at one token it does), so for such
+    models the capacity is a lower bound.
     """
     m, h, math, w_bytes, kv_tok = _checked(model, hw, dtype, math_dtype, kv_dtype, overlap)
     s = float(context_tokens(m, context))
@@ -131,9 +177,11 @@ def step_time_table(model, hw, context, chips=1, *, max_batch, max_prefill_token
     over = float(non_negative("step_overhead", step_overhead))
     d = np.arange(bmax + 1, dtype=float)[:, None]                      # (B + 1, 1) decoding sequences
     p = g * np.arange(int(np.ceil(pmax / g)) + 1, dtype=float)[None, :]  # (1, K) prompt tokens in the step
-    times = np.asarray(_mixed(m, h, d, p, s, c, i, math, w_bytes, kv_tok, overlap).time) + over
+    moe_kw = dict(dispatch_dtype=dispatch_dtype, combine_dtype=combine_dtype)
+    times = np.asarray(_mixed(m, h, d, p, s, c, i, math, w_bytes, kv_tok, overlap, dtype, moe_kw).time) + over
     times[0, 0] = 0.0
-    return StepTable(times=times, granularity=g, overhead=over)
+    cap = float(fitting_batch(m, h, 1.0, c, dtype=dtype, kv_dtype=kv_dtype))   # tokens of cache that fit
+    return StepTable(times=times, granularity=g, overhead=over, kv_capacity=cap)
 
 
 # ---- disaggregated prefill and decode --------------------------------------------------------
@@ -192,10 +240,14 @@ def speculation_break_even_batch(model, hw, context, chips=1, *, draft_tokens, a
     all k + 1 positions, dominate the step). Llama 3.1 70B on 8 H100 at 1,024 tokens, 4 guesses at
     a = 0.7: 198 (see `speculative`); fp8 at 2,048 tokens, one guess at 0.85: inf.
     """
+    m, h = lookup_model(model), lookup_hardware(hw)
+
     def ratio(b):
-        spec = speculative_step(model, hw, b, context, chips, draft_tokens=draft_tokens, acceptance=acceptance,
+        spec = speculative_step(m, h, b, context, chips, draft_tokens=draft_tokens, acceptance=acceptance,
                                 dtype=dtype, kv_dtype=kv_dtype, overlap=overlap)
-        plain = decode_step(model, hw, b, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap=overlap)
+        plain = decode_step(m, h, b, context, chips, dtype=dtype, kv_dtype=kv_dtype, overlap=overlap)
+        spec = _routed(m, h, spec, np.asarray(spec.positions) * np.asarray(spec.batch), dtype)
+        plain = _routed(m, h, plain, plain.batch, dtype)
         return np.asarray(spec.time_per_token) / np.asarray(plain.time_per_token)
 
     b = float(largest_below(ratio, 1.0, lo=1.0, hi=1e6, iters=50))
@@ -224,7 +276,8 @@ def frontier(model, hw, context, *, chips=(1, 2, 4, 8), batches=None, dollars_pe
              kv_dtype: str = "bf16", math_dtype: str | None = None, draft_tokens=0, acceptance=0.0,
              overlap: str = "none") -> Frontier:
     """Speed per user against cost per token over batch and chip count: every configuration whose
-    weights and caches fit, from one `speculative_step` call (`draft_tokens` = 0: plain decoding).
+    weights and caches fit, from one `speculative_step` call (`draft_tokens` = 0: plain decoding);
+    for a mixture of experts, made expert-parallel by `moe.with_experts` (= `moe.moe_speculative_step`).
 
     speed = tokens per step / step time; cost = step time x chips x price / (batch x tokens per
     step) (as `roofline.cost_per_token`, counting accepted tokens). `batches`: default 1..4,096
@@ -245,6 +298,7 @@ def frontier(model, hw, context, *, chips=(1, 2, 4, 8), batches=None, dollars_pe
     c1, b1 = c2[ok], b2[ok]
     step = speculative_step(m, h, b1, s, c1, draft_tokens=draft_tokens, acceptance=acceptance, dtype=dtype,
                             math_dtype=math_dtype, kv_dtype=kv_dtype, overlap=overlap)
+    step = _routed(m, h, step, np.asarray(step.positions) * b1, dtype)     # an MoE: experts touched, all-to-all
     t, tok = np.asarray(step.time), np.asarray(step.tokens)
     cost = t * c1 * h.chips * price / HOUR / (b1 * tok)
     return Frontier(chips=c1, batch=b1, speed=tok / t, cost=cost, step_time=t)

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import queueing as qu
 from .. import service as sv
+from ..models import model as rl_model
 from ..plotting import OKABE_ITO, log_axes
 from .base import Explorer
 
@@ -15,9 +16,19 @@ CHIP_COUNTS = (1, 2, 4, 8, 16)
 COLOURS = [OKABE_ITO[k] for k in ("orange", "sky", "green", "blue", "vermillion")]
 SPEED_RANGE = (1e0, 1e4)        # tokens/s per user
 COST_RANGE = (1e-2, 1e2)        # $ per million tokens
+#: Mixtures of experts are served expert-parallel (service.mixed_step / frontier through moe.with_experts).
+FRONTIER_MODELS = ["Llama 3.1 70B", "Llama 3.1 8B", "Llama 3.1 405B", "Qwen3-235B-A22B", "DeepSeek-V3"]
+FRONTIER_CHIPS = ["H100 SXM", "H200 SXM", "B200", "MI300X"]
+LOAD_MODELS = ["Llama 3.1 70B", "Llama 3.1 8B", "Qwen3-235B-A22B"]
 
 
 class FrontierExplorer(Explorer):
+    #: The HTML book's live grid (rooflib.explore.live): 5 models x 4 chips x 2 formats x 3 contexts
+    #: x 3 guess counts x 3 acceptances = 1,080 draws; the price only rescales the cost axis.
+    live_grid = {"model": FRONTIER_MODELS, "chip": FRONTIER_CHIPS, "dtype": ["bf16", "fp8"],
+                 "context": [2048, 8192, 32768], "draft_tokens": [0, 1, 3], "acceptance": [0.5, 0.7, 0.9],
+                 "price": [2.0]}
+
     def setup(self):
         self.ax = self.fig.subplots()
         self.fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.95)
@@ -45,20 +56,21 @@ class FrontierExplorer(Explorer):
         self.front.set_data(f.speed[on][order], 1e6 * f.cost[on][order])
         cheap = int(np.argmin(f.cost))
         fast = int(np.argmax(f.speed))
+        moe = (" Mixture of experts: expert parallelism, only the experts a batch touches are read, "
+               "all-to-all at link bandwidth (no latency).") if rl_model(model).is_moe else ""
         return (f"<b>{model}</b> on {chip} ({dtype}), {context:,} tokens: cheapest <b>${1e6 * f.cost[cheap]:.3f}/M</b> "
                 f"at {f.speed[cheap]:.0f} tokens/s per user ({int(f.chips[cheap])} chips, batch {int(f.batch[cheap])}); "
                 f"fastest <b>{f.speed[fast]:.0f} tokens/s</b> at ${1e6 * f.cost[fast]:.2f}/M "
-                f"({int(f.chips[fast])} chips, batch {int(f.batch[fast])}). Ideal per-phase step, peak rates.")
+                f"({int(f.chips[fast])} chips, batch {int(f.batch[fast])}). Per-phase step, peak rates.{moe}")
 
 
 def frontier_explorer(model="Llama 3.1 70B", chip="H100 SXM", dtype="fp8", context=2048, draft_tokens=0,
                       acceptance=0.7, price=2.0):
     """Model, chip, precision, context, speculative guesses -> every (chips, batch) and the frontier."""
     controls = {
-        "model": widgets.Dropdown(options=["Llama 3.1 70B", "Llama 3.1 8B", "Llama 3.1 405B", "Qwen3-235B-A22B"],
-                                  value=model, description="model", style=STYLE, layout=LAYOUT),
-        "chip": widgets.Dropdown(options=["H100 SXM", "H200 SXM", "B200", "MI300X"], value=chip,
-                                 description="chip", style=STYLE, layout=LAYOUT),
+        "model": widgets.Dropdown(options=FRONTIER_MODELS, value=model, description="model", style=STYLE,
+                                  layout=LAYOUT),
+        "chip": widgets.Dropdown(options=FRONTIER_CHIPS, value=chip, description="chip", style=STYLE, layout=LAYOUT),
         "dtype": widgets.Dropdown(options=["bf16", "fp8"], value=dtype, description="weights and cache",
                                   style=STYLE, layout=LAYOUT),
         "context": widgets.IntSlider(value=context, min=256, max=32768, step=256, description="context (tokens)",
@@ -75,6 +87,13 @@ def frontier_explorer(model="Llama 3.1 70B", chip="H100 SXM", dtype="fp8", conte
 
 class LoadExplorer(Explorer):
     """One simulation of `n` requests per update; the step table is cached per configuration."""
+
+    #: The HTML book's live grid (rooflib.explore.live): 6 loads x 3 models x 2 chip counts x
+    #: 3 prompt lengths x 2 output lengths = 216 draws at ~25 ms. On 2 H100 a 70B model with 8k-token
+    #: prompts fills the HBM before its 128 slots: the memory cap shows; the 235B MoE needs 8 chips.
+    live_grid = {"n": [2_000], "load": [0.3, 0.5, 0.7, 0.8, 0.9, 1.0], "model": LOAD_MODELS, "chip": ["H100 SXM"],
+                 "chips": [2, 8], "dtype": ["fp8"], "input_tokens": [1024, 4096, 8192], "output_tokens": [256, 1024],
+                 "max_batch": [128], "chunk": [512], "price": [2.0]}
 
     def setup(self):
         self.ax_t, self.ax_c = self.fig.subplots(1, 2)
@@ -109,6 +128,8 @@ class LoadExplorer(Explorer):
     def draw(self, load=0.7, model="Llama 3.1 70B", chip="H100 SXM", chips=8, dtype="fp8", input_tokens=1024,
              output_tokens=256, max_batch=128, chunk=512, price=2.0, n=2_000):
         tab = self.table(model, chip, chips, dtype, input_tokens, output_tokens, max_batch, chunk)
+        if tab.kv_capacity < 1:
+            raise ValueError(f"{model}'s weights in {dtype} leave no room for a KV cache on {chips} x {chip}")
         mu = qu.saturation_rate(tab, max_batch=max_batch, input_tokens=input_tokens, output_tokens=output_tokens)
         sim = qu.simulate(qu.requests(n, load * mu, input_tokens=input_tokens, output_tokens=output_tokens,
                                       lengths="exponential", seed=0), tab, max_batch=max_batch, chunk=chunk,
@@ -121,10 +142,13 @@ class LoadExplorer(Explorer):
         full = sv.cost_per_million_tokens(mu * output_tokens, chips, dollars_per_chip_hour=price)
         self.cost_curve.set_data(loads, full / loads)   # below saturation every arrival is served
         self.point.set_data([min(sim.tokens_per_second / (mu * output_tokens), 1.2)], [sim.dollars_per_million_tokens])
+        fit = qu.memory_batch(tab, input_tokens=input_tokens, output_tokens=output_tokens)
+        memory = (f" The HBM left by the weights holds the caches of {fit} requests of mean length, fewer than "
+                  f"the {max_batch} slots: memory sets the batch.") if fit < max_batch else ""
         return (f"Saturation {mu:.1f} requests/s; at {load:.0%} of it: TTFT p50 <b>{vals[0] * 1e3:.0f} ms</b>, "
                 f"p99 <b>{vals[1] * 1e3:.0f} ms</b>; TPOT p50 {vals[2] * 1e3:.1f} ms; "
                 f"<b>${sim.dollars_per_million_tokens:.3f}</b> per million output tokens "
-                f"({n:,} requests, exponential lengths, seed 0).")
+                f"({n:,} requests, exponential lengths, seed 0).{memory}")
 
 
 def load_explorer(load=0.7, model="Llama 3.1 70B", chip="H100 SXM", chips=8, dtype="fp8", input_tokens=1024,
@@ -136,8 +160,7 @@ def load_explorer(load=0.7, model="Llama 3.1 70B", chip="H100 SXM", chips=8, dty
                               description="requests simulated", style=STYLE, layout=LAYOUT),
         "load": widgets.FloatSlider(value=load, min=0.05, max=1.1, step=0.05, description="offered load",
                                     style=STYLE, layout=LAYOUT),
-        "model": widgets.Dropdown(options=["Llama 3.1 70B", "Llama 3.1 8B"], value=model, description="model",
-                                  style=STYLE, layout=LAYOUT),
+        "model": widgets.Dropdown(options=LOAD_MODELS, value=model, description="model", style=STYLE, layout=LAYOUT),
         "chip": widgets.Dropdown(options=["H100 SXM", "H200 SXM", "B200"], value=chip, description="chip",
                                  style=STYLE, layout=LAYOUT),
         "chips": widgets.Dropdown(options=[2, 4, 8], value=chips, description="chips per replica",
