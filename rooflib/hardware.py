@@ -230,13 +230,12 @@ _add(Hardware(
     scaleup_latency=1e-6,
     aliases=("v6e", "trillium", "tpu6e")))
 _add(Hardware(
-    name="TPU7x Ironwood", flops=_tf(bf16=2307, fp8=4614), hbm_bandwidth=7.37 * TB,
+    name="TPU7x Ironwood", flops=_tf(bf16=2307, fp8=4614), hbm_bandwidth=7.38 * TB,
     hbm_capacity=192 * GiB, scaleup_bandwidth=600 * GB, scaleup_size=9216, tdp=None,
     source="https://docs.cloud.google.com/tpu/docs/tpu7x ; https://docs.cloud.google.com/tpu/docs/ironwood-performance ; " + _SCALING_BOOK_SHARDING,
-    note="192 GiB HBM3e. Bandwidth 7.37 TB/s is the launch figure (Google's April 2025 blog, as quoted in "
-         "secondary coverage); Google's TPU7x document (first source) lists 7,380 GB/s per chip, 0.14% more, "
-         "and ICI 1,200 GB/s bidirectional. The catalog keeps the launch figure, 7.37 TB/s, which the "
-         "chapters use (medium confidence: the first-party document is 0.14% higher).",
+    note="192 GiB HBM3e. Bandwidth 7,380 GB/s per chip as Google's TPU7x document (first source) lists it; "
+         "the launch blog (April 2025, as quoted in secondary coverage) said 7.37 TB/s, 0.14% less. "
+         "ICI 1,200 GB/s bidirectional.",
     scaleup_latency=1e-6,
     aliases=("ironwood", "tpu7x", "tpuv7", "v7")))
 

@@ -28,7 +28,7 @@ SCALING_BOOK = "https://github.com/jax-ml/scaling-book/blob/1a55377affc9ee8f10b5
     ("TPU v5e", 197, 0.819, 16 * GB, 200, 256),
     ("TPU v5p", 459, 2.765, 95 * GiB, 600, 8960),
     ("TPU v6e", 918, 1.638, 32 * GB, 400, 256),
-    ("Ironwood", 2307, 7.37, 192 * GiB, 600, 9216),
+    ("Ironwood", 2307, 7.38, 192 * GiB, 600, 9216),
 ])
 def test_chip_specs(name, bf16_tflops, hbm_tbs, hbm_bytes, scaleup_one_way_gbs, domain):
     h = rl.hardware(name)
