@@ -6,6 +6,8 @@ line styles differ too, so the figures also read in greyscale.
 """
 from __future__ import annotations
 
+from .errors import choice
+
 #: Okabe & Ito (2008), "Color Universal Design": https://jfly.uni-koeln.de/color/
 OKABE_ITO = {
     "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
@@ -40,6 +42,36 @@ def log_axes(ax, x: bool = True, y: bool = True) -> None:
             axis.set_major_locator(LogLocator(base=10, numticks=8))
             axis.set_minor_locator(NullLocator())  # minor ticks double the redraw time
             axis.set_major_formatter(FuncFormatter(_power_of_ten))
+
+
+def style_axes(ax, *, log: str = "", xlim=None, ylim=None, xlabel: str | None = None,
+               ylabel: str | None = None, grid: str | None = "both", legend=None) -> None:
+    """Set up one explorer axes in a single call: scales, fixed limits, labels, grid, legend.
+
+    `log` names the logarithmic axes ("xy", "x", "y" or "" for none), drawn by `log_axes`.
+    `xlim` / `ylim` are (low, high) pairs (high < low flips the axis). `grid` draws the major
+    grid on "both" axes, on "x" or "y" only, or not at all (None), at alpha 0.3. `legend` is
+    None (no legend), a location ("upper left", fontsize 8) or a dict of `ax.legend` keywords
+    (fontsize 8 unless given); call this after the labelled artists exist, since the legend
+    lists only those. Options left at None leave the axes as they are.
+    """
+    choice("log", log, ("", "x", "y", "xy"))
+    choice("grid", grid, ("both", "x", "y", None))
+    if log:
+        log_axes(ax, x="x" in log, y="y" in log)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if grid is not None:
+        ax.grid(True, axis=grid, alpha=0.3)
+    if legend is not None:
+        options = {"loc": legend} if isinstance(legend, str) else dict(legend)
+        ax.legend(**{"fontsize": 8, **options})
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")

@@ -14,7 +14,7 @@ import numpy as np
 from .. import roofline as rf
 from ..hardware import CHIPS, hardware
 from ..models import MODELS, model
-from ..plotting import OKABE_ITO, STYLE, log_axes
+from ..plotting import OKABE_ITO, STYLE, style_axes
 from ..units import HOUR, MILLION, fmt_dollars, fmt_time
 from .base import Explorer, rates_for
 
@@ -55,19 +55,12 @@ class BatchingExplorer(Explorer):
         self.opt = [ax.axvline(1, color=OKABE_ITO["purple"], ls="--", lw=1, label="optimal batch") for ax in (self.ax_t, self.ax_c)]
         self.cap = [ax.axvspan(1, 2, color="0.5", alpha=0.25, lw=0, label="does not fit in HBM") for ax in (self.ax_t, self.ax_c)]
         self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.96, wspace=0.25)
-        for ax in (self.ax_t, self.ax_c):
-            log_axes(ax)
-            ax.set_xlabel("batch size B (sequences per step)")
-            ax.grid(True, which="major", alpha=0.3)
         # Fixed ranges: every control change then only redraws the lines (see Explorer.render).
-        for ax in (self.ax_t, self.ax_c):
-            ax.set_xlim(BATCHES[0], BATCHES[-1])
-        self.ax_t.set_ylim(*TIME_RANGE)
-        self.ax_c.set_ylim(*COST_RANGE)
-        self.ax_t.set_ylabel("time per decode step (s)")
-        self.ax_c.set_ylabel("cost ($ per million output tokens)")
-        self.ax_t.legend(loc="upper left", fontsize=7, ncol=2)
-        self.ax_c.legend(loc="upper right", fontsize=8)
+        axis = dict(log="xy", xlim=(BATCHES[0], BATCHES[-1]), xlabel="batch size B (sequences per step)")
+        style_axes(self.ax_t, **axis, ylim=TIME_RANGE, ylabel="time per decode step (s)",
+                   legend=dict(loc="upper left", fontsize=7, ncol=2))
+        style_axes(self.ax_c, **axis, ylim=COST_RANGE, ylabel="cost ($ per million output tokens)",
+                   legend="upper right")
         # Drawn in this order on top of the cached background: shading first, then the lines.
         self.animated = [*self.cap, *self.ref.values(), *self.lines.values(), self.cost_line, *self.opt]
 

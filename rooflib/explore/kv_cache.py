@@ -18,7 +18,7 @@ from .. import roofline as rf
 from ..hardware import CHIPS, hardware
 from ..kv import attention_designs, kv_bytes, kv_bytes_per_token, redesign
 from ..models import MODELS, model
-from ..plotting import OKABE_ITO, STYLE, log_axes
+from ..plotting import OKABE_ITO, STYLE, style_axes
 from ..units import fmt_bytes, fmt_count, fmt_time
 from .base import LIVE_CHIPS, LIVE_MODELS, Explorer
 
@@ -98,17 +98,11 @@ class KVLatencyExplorer(Explorer):
         self.nofit = [ax.axvspan(1, 2, color="0.5", alpha=0.25, lw=0, label="batch does not fit in HBM")
                       for ax in (self.ax_t, self.ax_m)]
         self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.96, wspace=0.25)
-        for ax in (self.ax_t, self.ax_m):
-            log_axes(ax, y=ax is self.ax_t)
-            ax.set_xlim(*CONTEXT_RANGE)
-            ax.set_xlabel("context S (tokens per sequence)")
-            ax.grid(True, which="major", alpha=0.3)
-        self.ax_t.set_ylim(*TIME_RANGE)
-        self.ax_m.set_ylim(0, 1.05)
-        self.ax_t.set_ylabel("time per decode step (s)")
-        self.ax_m.set_ylabel("MFU (fraction of peak FLOP/s)")
-        self.ax_t.legend(loc="upper left", fontsize=6.5, ncol=2)
-        self.ax_m.legend(loc="upper right", fontsize=6.5)
+        axis = dict(xlim=CONTEXT_RANGE, xlabel="context S (tokens per sequence)")
+        style_axes(self.ax_t, log="xy", **axis, ylim=TIME_RANGE, ylabel="time per decode step (s)",
+                   legend=dict(loc="upper left", fontsize=6.5, ncol=2))
+        style_axes(self.ax_m, log="x", **axis, ylim=(0, 1.05), ylabel="MFU (fraction of peak FLOP/s)",
+                   legend=dict(loc="upper right", fontsize=6.5))
         self.animated = [*self.nofit, *self.lines.values(), self.t_phases, self.t_ideal, self.mfu, self.mfu_ideal,
                          self.ceiling, self.ceiling_ideal, *self.gold, self.cross]
 
@@ -188,20 +182,12 @@ class KVDesignsExplorer(Explorer):
         colours = [OKABE_ITO[c] for c in DESIGN_COLOURS]
         self.bars = list(self.ax_b.barh(ys, np.ones(n), left=BYTES_RANGE[0], color=colours, height=0.6))
         self.ax_b.set_yticks(ys, self.design_names, fontsize=8)
-        self.ax_b.set_xlim(*BYTES_RANGE)
-        log_axes(self.ax_b, y=False)
-        self.ax_b.set_xlabel("KV-cache bytes per token of context (B)")
-        self.ax_b.grid(True, axis="x", alpha=0.3)
+        style_axes(self.ax_b, log="x", xlim=BYTES_RANGE, xlabel="KV-cache bytes per token of context (B)", grid="x")
         self.seq = [self.ax_s.plot([1], [1], color=c, ls=d, lw=2 if i == 0 else 1.3, label=name)[0]
                     for i, (c, d, name) in enumerate(zip(colours, DESIGN_DASHES, self.design_names))]
         self.marker = _vline(self.ax_s, color="0.4", ls=":", lw=1)
-        log_axes(self.ax_s)
-        self.ax_s.set_xlim(*CONTEXT_RANGE)
-        self.ax_s.set_ylim(*SEQ_RANGE)
-        self.ax_s.set_xlabel("context S (tokens per sequence)")
-        self.ax_s.set_ylabel("cache of one sequence (B)")
-        self.ax_s.grid(True, which="major", alpha=0.3)
-        self.ax_s.legend(loc="upper left", fontsize=7, ncol=2)
+        style_axes(self.ax_s, log="xy", xlim=CONTEXT_RANGE, ylim=SEQ_RANGE, xlabel="context S (tokens per sequence)",
+                   ylabel="cache of one sequence (B)", legend=dict(loc="upper left", fontsize=7, ncol=2))
         self.fig.subplots_adjust(left=0.14, right=0.98, bottom=0.14, top=0.96, wspace=0.3)
         self.animated = [*self.bars, *self.seq, self.marker]
         self._designs = {}
@@ -263,17 +249,10 @@ class KVCapacityExplorer(Explorer):
                                          label="... ideal")[0]
         self.tput_opt = self.ax_r.plot([1], [1], color=OKABE_ITO["orange"], ls="--", lw=1.5,
                                        label="at the optimal batch (if it fits), per phase")[0]
-        for ax in (self.ax_b, self.ax_r):
-            log_axes(ax)
-            ax.set_xlim(*CONTEXT_RANGE)
-            ax.set_xlabel("context S (tokens per sequence)")
-            ax.grid(True, which="major", alpha=0.3)
-        self.ax_b.set_ylim(*BATCH_RANGE)
-        self.ax_r.set_ylim(*TPUT_RANGE)
-        self.ax_b.set_ylabel("batch (sequences)")
-        self.ax_r.set_ylabel("throughput (generated tokens/s)")
-        self.ax_b.legend(loc="lower left", fontsize=6.5)
-        self.ax_r.legend(loc="lower left", fontsize=6.5)
+        axis = dict(log="xy", xlim=CONTEXT_RANGE, xlabel="context S (tokens per sequence)",
+                    legend=dict(loc="lower left", fontsize=6.5))
+        style_axes(self.ax_b, **axis, ylim=BATCH_RANGE, ylabel="batch (sequences)")
+        style_axes(self.ax_r, **axis, ylim=TPUT_RANGE, ylabel="throughput (generated tokens/s)")
         self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.14, top=0.96, wspace=0.25)
         self.animated = [self.fits, self.full, self.needed, self.needed_phases, *self.gold, self.tput,
                          self.tput_ideal, self.tput_opt]

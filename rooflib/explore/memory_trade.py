@@ -7,7 +7,7 @@ import numpy as np
 from .. import memory_trade as mt
 from ..hardware import CHIPS, hardware
 from ..models import MODELS, model
-from ..plotting import OKABE_ITO, log_axes
+from ..plotting import OKABE_ITO, style_axes
 from ..units import fmt_bytes
 from .base import Explorer
 
@@ -32,18 +32,11 @@ class MemoryTradeExplorer(Explorer):
         self.flops_line = self.ax_f.plot([1], [1], color=c["blue"], lw=2, label="checkpoint every k layers")[0]
         self.best_f = self.ax_f.plot([1], [1], "o", color=c["orange"], ms=8, label="best k (memory)")[0]
         self.ax_f.axhline(100 / 3, color=c["green"], ls="-.", label="reversible: one extra forward")
-        log_axes(self.ax_m)
-        log_axes(self.ax_f, y=False)
-        for ax in (self.ax_m, self.ax_f):
-            ax.set_xlim(1, K_MAX)
-            ax.set_xlabel("checkpoint interval k (layers per segment)")
-            ax.grid(True, alpha=0.3)
-        self.ax_m.set_ylim(*MEM_RANGE)
-        self.ax_m.set_ylabel("peak activation memory (GB per micro-batch)")
-        self.ax_f.set_ylim(0, 40)
-        self.ax_f.set_ylabel("extra training FLOPs over 6 N D (%)")
-        self.ax_m.legend(loc="upper right", fontsize=8)
-        self.ax_f.legend(loc="lower left", fontsize=8)
+        axis = dict(xlim=(1, K_MAX), xlabel="checkpoint interval k (layers per segment)")
+        style_axes(self.ax_m, log="xy", **axis, ylim=MEM_RANGE, ylabel="peak activation memory (GB per micro-batch)",
+                   legend="upper right")
+        style_axes(self.ax_f, log="x", **axis, ylim=(0, 40), ylabel="extra training FLOPs over 6 N D (%)",
+                   legend="lower left")
         self.animated = [self.none_line, self.rev_line, self.hbm_line, self.mem_line, self.best_m,
                          self.flops_line, self.best_f]
 

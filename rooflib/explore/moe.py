@@ -19,7 +19,7 @@ from .. import roofline as rf
 from ..hardware import CHIPS, hardware
 from ..kv import kv_bytes_per_token
 from ..models import MODELS, model
-from ..plotting import OKABE_ITO, STYLE, log_axes
+from ..plotting import OKABE_ITO, STYLE, style_axes
 from ..units import bytes_per_element, fmt_bytes, fmt_time
 from .base import Explorer, rates_for
 
@@ -66,17 +66,10 @@ class MoEStepExplorer(Explorer):
                                         label="if the all-to-all were free")[0]
         self.exposed = [ax.axvspan(1, 2, color=OKABE_ITO["sky"], alpha=0.18, lw=0,
                                    label="all-to-all exposed") for ax in (self.ax_t, self.ax_r)]
-        for ax in (self.ax_t, self.ax_r):
-            log_axes(ax)
-            ax.set_xlim(BATCHES[0], BATCHES[-1])
-            ax.set_xlabel("batch B (tokens per decode step)")
-            ax.grid(True, which="major", alpha=0.3)
-        self.ax_t.set_ylim(*TIME_RANGE)
-        self.ax_r.set_ylim(*RATE_RANGE)
-        self.ax_t.set_ylabel("time per decode step (s)")
-        self.ax_r.set_ylabel("throughput (tokens/s per chip)")
-        self.ax_t.legend(loc="upper left", fontsize=8)
-        self.ax_r.legend(loc="upper left", fontsize=8)
+        axis = dict(log="xy", xlim=(BATCHES[0], BATCHES[-1]), xlabel="batch B (tokens per decode step)",
+                    legend="upper left")
+        style_axes(self.ax_t, **axis, ylim=TIME_RANGE, ylabel="time per decode step (s)")
+        style_axes(self.ax_r, **axis, ylim=RATE_RANGE, ylabel="throughput (tokens/s per chip)")
         self.animated = [*self.exposed, *self.lines.values(), self.rate_free, self.rate]
 
     def draw(self, chip, model_name, chips, context, dtype, dispatch_dtype, overlap="none", rates="peak"):
@@ -150,18 +143,13 @@ class SparsityExplorer(Explorer):
     def setup(self):
         ax = self.ax = self.fig.subplots()
         self.fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.95)
-        log_axes(ax)
-        ax.set_xlim(1, 100)
-        ax.set_ylim(1e2, 1e5)
-        ax.set_xlabel("sparsity  N_total / N_active")
-        ax.set_ylabel("optimal batch B* (sequences)")
-        ax.grid(True, which="major", alpha=0.3)
         self.line = ax.plot([1], [1], color=OKABE_ITO["blue"], lw=2, label="B* = I* × (b_w / 2) × sparsity")[0]
         self.dots = ax.plot([1], [1], "o", color=OKABE_ITO["vermillion"], label="catalog MoE models")[0]
         self.talk = ax.plot([1], [1], "s", mfc="none", mec=OKABE_ITO["black"], ms=8,
                             label="DeepSeek-V3 taken as '1/8 sparse'")[0]
         self.names = [ax.text(1, 1, name, fontsize=8, ha="left", va="top") for name in MOE_MODELS]
-        ax.legend(loc="upper left", fontsize=8)
+        style_axes(ax, log="xy", xlim=(1, 100), ylim=(1e2, 1e5), xlabel="sparsity  N_total / N_active",
+                   ylabel="optimal batch B* (sequences)", legend="upper left")
         self.animated = [self.line, self.dots, self.talk, *self.names]
 
     def draw(self, chip, dtype):
@@ -202,17 +190,13 @@ class FitExplorer(Explorer):
         ax = self.ax = self.fig.subplots()
         self.fig.subplots_adjust(left=0.2, right=0.97, bottom=0.2, top=0.93)
         ax.set_yticks([0, 1], ["needs", "has"])
-        ax.set_ylim(-0.6, 1.6)
-        ax.set_xlabel("HBM (TB, decimal)")
-        ax.grid(True, axis="x", alpha=0.3)
         self.w_bar = Rectangle((0, -0.3), 1, 0.6, color=OKABE_ITO["orange"], label="weights")
         self.kv_bar = Rectangle((0, -0.3), 1, 0.6, color=OKABE_ITO["green"], label="KV cache")
         self.hbm_bar = Rectangle((0, 0.7), 1, 0.6, color=OKABE_ITO["blue"], alpha=0.7, label="HBM of the chips")
         for r in (self.w_bar, self.kv_bar, self.hbm_bar):
             ax.add_patch(r)
         self.cap = ax.axvline(1, color=OKABE_ITO["black"], ls="--", lw=1)
-        ax.legend(loc="upper right", fontsize=8)
-        ax.set_xlim(0, 1)
+        style_axes(ax, xlim=(0, 1), ylim=(-0.6, 1.6), xlabel="HBM (TB, decimal)", grid="x", legend="upper right")
         self.animated = [self.w_bar, self.kv_bar, self.hbm_bar, self.cap]
         self._backgrounds = {}
 

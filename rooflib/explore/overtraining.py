@@ -16,7 +16,7 @@ from .. import lifetime as lt
 from .. import training as tr
 from ..hardware import CHIPS, hardware
 from ..models import model
-from ..plotting import OKABE_ITO, decade_limits, log_axes
+from ..plotting import OKABE_ITO, decade_limits, style_axes
 from ..units import fmt_count
 from .base import Explorer
 
@@ -82,10 +82,6 @@ class LifetimeExplorer(Explorer):
     def setup(self):
         ax = self.ax = self.fig.subplots()
         self.fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.95)
-        log_axes(ax)
-        ax.grid(True, which="major", alpha=0.3)
-        ax.set_xlabel("model size N (active parameters)")
-        ax.set_ylabel("lifetime cost (chip-hours)")
         self.lines = {
             "pretraining": ax.plot([1], [1], color=OKABE_ITO["blue"], lw=1.8, label="pretraining")[0],
             "rl": ax.plot([1], [1], color=OKABE_ITO["purple"], lw=1.8, ls="-.", label="RL")[0],
@@ -94,7 +90,9 @@ class LifetimeExplorer(Explorer):
         }
         self.best = ax.axvline(1, color=OKABE_ITO["green"], ls=":", lw=1.5, label="cheapest size")
         self.chin = ax.plot([1], [1], "o", color=OKABE_ITO["orange"], ms=7, label="compute-optimal (no serving)")[0]
-        ax.legend(loc="upper center", fontsize=8, ncol=3)
+        # Limits follow the controls (see draw).
+        style_axes(ax, log="xy", xlabel="model size N (active parameters)", ylabel="lifetime cost (chip-hours)",
+                   legend=dict(loc="upper center", ncol=3))
         self.animated = [*self.lines.values(), self.best, self.chin]
 
     def _y_range(self, n_c, d_c, hw):
@@ -161,12 +159,6 @@ class OvertrainingExplorer(Explorer):
     def setup(self):
         ax = self.ax = self.fig.subplots()
         self.fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.95)
-        log_axes(ax)
-        ax.grid(True, which="major", alpha=0.3)
-        ax.set_xlim(RATES[0], RATES[-1])
-        ax.set_ylim(*FACTOR_RANGE)
-        ax.set_xlabel("serving rate (generated tokens per second, whole deployment)")
-        ax.set_ylabel("over-training factor D / (20 N)")
         greys = ["0.35", "0.5", "0.65", "0.8"]
         for (name, k), grey in zip(PUBLISHED.items(), greys):
             ax.axhline(k, color=grey, lw=0.8)
@@ -178,7 +170,9 @@ class OvertrainingExplorer(Explorer):
         self.opt = ax.plot([1], [1], color=OKABE_ITO["black"], lw=2.2, label="cheapest model (loss fit)")[0]
         self.bal = ax.plot([1], [1], color=OKABE_ITO["vermillion"], lw=1.8, ls="--",
                            label="rule of thumb: pretraining = serving")[0]
-        ax.legend(loc="upper left", fontsize=8)
+        style_axes(ax, log="xy", xlim=(RATES[0], RATES[-1]), ylim=FACTOR_RANGE,
+                   xlabel="serving rate (generated tokens per second, whole deployment)",
+                   ylabel="over-training factor D / (20 N)", legend="upper left")
         self.animated = [self.opt, self.bal]
 
     def draw(self, months, quality, train_mfu, decode_mfu):

@@ -12,7 +12,7 @@ import numpy as np
 from .. import pipeline as pl
 from ..hardware import CHIPS, hardware
 from ..models import MODELS, model
-from ..plotting import OKABE_ITO, STYLE, log_axes
+from ..plotting import OKABE_ITO, STYLE, style_axes
 from ..roofline import decode_step, optimal_batch, weight_bytes
 from ..units import fmt_bytes, fmt_time
 from .base import Explorer, rates_for
@@ -62,17 +62,10 @@ class StageMemoryExplorer(Explorer):
         self.bstar = self.ax_b.axhline(1, color=OKABE_ITO["purple"], ls="--", lw=1, label="optimal batch B*")
         self.nofit = [ax.axvspan(0.5, 1, color="0.5", alpha=0.25, lw=0, label="weights do not fit")
                       for ax in (self.ax_m, self.ax_b)]
-        for ax in (self.ax_m, self.ax_b):
-            log_axes(ax)
-            ax.set_xlim(1, 100)
-            ax.set_xlabel("pipeline stages P (one scale-up domain each)")
-            ax.grid(True, which="major", alpha=0.3)
-        self.ax_m.set_ylim(*GB_RANGE)
-        self.ax_b.set_ylim(*BATCH_RANGE)
-        self.ax_m.set_ylabel("HBM per chip (GB)")
-        self.ax_b.set_ylabel("sequences per micro-batch")
-        self.ax_m.legend(loc="upper right", fontsize=7, ncol=2)
-        self.ax_b.legend(loc="lower right", fontsize=8)
+        axis = dict(log="xy", xlim=(1, 100), xlabel="pipeline stages P (one scale-up domain each)")
+        style_axes(self.ax_m, **axis, ylim=GB_RANGE, ylabel="HBM per chip (GB)",
+                   legend=dict(loc="upper right", fontsize=7, ncol=2))
+        style_axes(self.ax_b, **axis, ylim=BATCH_RANGE, ylabel="sequences per micro-batch", legend="lower right")
         self.animated = [*self.nofit, *self.lines.values(), self.cap, self.cross, self.bmax, self.ceiling, self.bstar]
 
     def draw(self, chip, model_name, context, batch, chips_per_stage, dtype="bf16"):
@@ -136,21 +129,14 @@ class ScheduleExplorer(Explorer):
         self.bwd = PolyCollection([], facecolors=OKABE_ITO["orange"], edgecolors="white", linewidths=0.5, label="backward")
         self.ax_s.add_collection(self.fwd)
         self.ax_s.add_collection(self.bwd)
-        self.ax_s.set_xlim(0, 1)
-        self.ax_s.set_ylim(1, 0)
         self.ax_s.set_yticks([])
-        self.ax_s.set_xlabel("time (fraction of the whole schedule)")
-        self.ax_s.set_ylabel("stages (first at the top)")
-        self.ax_s.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
+        style_axes(self.ax_s, xlim=(0, 1), ylim=(1, 0), xlabel="time (fraction of the whole schedule)",
+                   ylabel="stages (first at the top)", grid=None,
+                   legend=dict(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False))
         self.formula = self.ax_b.plot([1], [0], color=OKABE_ITO["black"], lw=2, label="formula")[0]
         self.point = self.ax_b.plot([1], [0], "o", color=OKABE_ITO["vermillion"], ms=8, label="counted in the schedule")[0]
-        log_axes(self.ax_b, x=True, y=False)
-        self.ax_b.set_xlim(1, MICROBATCH_AXIS[-1])
-        self.ax_b.set_ylim(0, 1)
-        self.ax_b.set_xlabel("micro-batches M per step")
-        self.ax_b.set_ylabel("bubble (idle fraction)")
-        self.ax_b.grid(True, alpha=0.3)
-        self.ax_b.legend(loc="upper right", fontsize=8)
+        style_axes(self.ax_b, log="x", xlim=(1, MICROBATCH_AXIS[-1]), ylim=(0, 1), xlabel="micro-batches M per step",
+                   ylabel="bubble (idle fraction)", legend="upper right")
         self.animated = [self.fwd, self.bwd, self.formula, self.point]
 
     def draw(self, stages, microbatches, kind):
@@ -214,17 +200,9 @@ class DecodeLatencyExplorer(Explorer):
         self.marks = [ax.axvline(1, color=OKABE_ITO["purple"], lw=1, ls=":") for ax in (self.ax_t, self.ax_r)]
         self.nofit = [ax.axvspan(0.5, 1, color="0.5", alpha=0.25, lw=0, label="does not fit")
                       for ax in (self.ax_t, self.ax_r)]
-        for ax in (self.ax_t, self.ax_r):
-            log_axes(ax, x=False, y=True)
-            ax.set_xlim(0.5, LATENCY_STAGES[-1] + 0.5)
-            ax.set_xlabel("pipeline stages P")
-            ax.grid(True, which="major", alpha=0.3)
-        self.ax_t.set_ylim(*TIME_RANGE)
-        self.ax_r.set_ylim(*RATE_RANGE)
-        self.ax_t.set_ylabel("time per token (s)")
-        self.ax_r.set_ylabel("tokens per second per chip")
-        self.ax_t.legend(loc="center right", fontsize=8)
-        self.ax_r.legend(loc="lower left", fontsize=8)
+        axis = dict(log="y", xlim=(0.5, LATENCY_STAGES[-1] + 0.5), xlabel="pipeline stages P")
+        style_axes(self.ax_t, **axis, ylim=TIME_RANGE, ylabel="time per token (s)", legend="center right")
+        style_axes(self.ax_r, **axis, ylim=RATE_RANGE, ylabel="tokens per second per chip", legend="lower left")
         self.animated = [*self.nofit, self.work, self.hops, self.big, self.lat, self.rate, self.rate1,
                          self.rate_big, *self.marks]
 

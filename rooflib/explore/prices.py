@@ -9,7 +9,7 @@ from ..context import goldilocks_context_for
 from ..hardware import CHIPS, hardware
 from ..kv import kv_bytes_per_token
 from ..models import MODELS, model
-from ..plotting import OKABE_ITO, log_axes
+from ..plotting import OKABE_ITO, style_axes
 from ..roofline import critical_intensity
 from ..units import MILLION, fmt_bytes, fmt_count, fmt_time
 from .base import Explorer
@@ -52,13 +52,8 @@ class PriceStepExplorer(Explorer):
         self.p_in = a.plot([1], [1], color=OKABE_ITO["orange"], lw=1.5, ls="--", drawstyle="steps-post",
                            label="input price (sheet)")[0]
         self.sx = a.axvline(1, color=OKABE_ITO["blue"], ls=":", lw=1.5, label="crossover S_x (model)")
-        log_axes(a)
-        a.set_xlim(CONTEXTS[0], CONTEXTS[-1])
-        a.set_ylim(*MULTIPLE_RANGE)
-        a.set_xlabel("context S (tokens)")
-        a.set_ylabel("multiple of short-context value (ratio)")
-        a.grid(True, alpha=0.3)
-        a.legend(loc="upper left", fontsize=8)
+        style_axes(a, log="xy", xlim=(CONTEXTS[0], CONTEXTS[-1]), ylim=MULTIPLE_RANGE, xlabel="context S (tokens)",
+                   ylabel="multiple of short-context value (ratio)", legend="upper left")
         k = self.ax_k
         for label, names in LABELLED.items():  # catalog models' cache (bf16, 200k-token average)
             kv = float(kv_bytes_per_token(names[0], 200_000))
@@ -67,13 +62,8 @@ class PriceStepExplorer(Explorer):
         self.implied = k.plot([1], [1], color=OKABE_ITO["vermillion"], lw=2,
                               label="KV implied by the step")[0]
         self.point = k.plot([1], [1], "o", color=OKABE_ITO["blue"], ms=7, label="your model")[0]
-        log_axes(k)
-        k.set_xlim(ACTIVE[0], ACTIVE[-1])
-        k.set_ylim(*KV_RANGE)
-        k.set_xlabel("active parameters N_a (count)")
-        k.set_ylabel("KV cache per token (bytes)")
-        k.grid(True, alpha=0.3)
-        k.legend(loc="lower right", fontsize=8)
+        style_axes(k, log="xy", xlim=(ACTIVE[0], ACTIVE[-1]), ylim=KV_RANGE, xlabel="active parameters N_a (count)",
+                   ylabel="KV cache per token (bytes)", legend="lower right")
         self.animated = [self.cost, self.p_out, self.p_in, self.sx, self.implied, self.point]
 
     def draw(self, sheet, chip, dtype, active_params, kv_bytes, overlap="full"):
@@ -141,13 +131,9 @@ class TierExplorer(Explorer):
                       for name, style in TIER_STYLE.items()}
         self.marks = {name: a.axvline(1, color=TIER_STYLE[name]["color"], lw=0.8, alpha=0.6)
                       for name in TIER_STYLE if name != "recompute"}
-        log_axes(a)
-        a.set_xlim(HOLD[0], HOLD[-1])
-        a.set_ylim(*COST_RANGE)
-        a.set_xlabel("hold time before the cache is used again (s)")
-        a.set_ylabel("$ per million tokens of cache")
-        a.grid(True, alpha=0.3)
-        a.legend(loc="upper left", fontsize=8)
+        style_axes(a, log="xy", xlim=(HOLD[0], HOLD[-1]), ylim=COST_RANGE,
+                   xlabel="hold time before the cache is used again (s)", ylabel="$ per million tokens of cache",
+                   legend="upper left")
         self.animated = [*self.marks.values(), *self.lines.values()]
 
     def draw(self, model_name, chip, dtype, price, prefill_mfu, dram_scale, flash_scale, prompt=1_000):

@@ -7,7 +7,7 @@ import numpy as np
 
 from .. import published as pub
 from ..estimate import STEP_OVERHEAD
-from ..plotting import OKABE_ITO, decade_limits, log_axes
+from ..plotting import OKABE_ITO, decade_limits, style_axes
 from ..units import fmt_count, fmt_time
 from .base import Explorer
 
@@ -35,11 +35,8 @@ class RealityExplorer(Explorer):
                                     label="the estimate's choice")[0]
         self.meas = self.ax_s.axhline(1, color=OKABE_ITO["vermillion"], lw=2, label="measured")
         self.bound = self.ax_s.axhline(1, color=OKABE_ITO["black"], ls="--", lw=1.5, label="bound (this setup)")
-        log_axes(self.ax_s)
-        self.ax_s.set_xlabel("sequences in flight per replica")
-        self.ax_s.set_ylabel("output tokens/s (measured chips)")
-        self.ax_s.grid(True, alpha=0.3)
-        self.ax_s.legend(loc="lower right", fontsize=7)
+        style_axes(self.ax_s, log="xy", xlabel="sequences in flight per replica",
+                   ylabel="output tokens/s (measured chips)", legend=dict(loc="lower right", fontsize=7))
         self.animated = [*self.bars, self.curve, self.point, self.meas, self.bound]
         self._measured_rates = {}   # row key -> prediction at the measured rates (a slider move reuses it)
 

@@ -7,7 +7,7 @@ import numpy as np
 from .. import queueing as qu
 from .. import service as sv
 from ..models import model as rl_model
-from ..plotting import OKABE_ITO, log_axes
+from ..plotting import OKABE_ITO, style_axes
 from .base import Explorer
 
 STYLE = {"description_width": "130px"}
@@ -35,13 +35,8 @@ class FrontierExplorer(Explorer):
         self.lines = [self.ax.plot([], [], "o", ms=3, color=col, label=f"{c} chips")[0]
                       for c, col in zip(CHIP_COUNTS, COLOURS)]
         self.front = self.ax.plot([], [], color=OKABE_ITO["black"], lw=2, label="frontier")[0]
-        log_axes(self.ax)
-        self.ax.set_xlim(*SPEED_RANGE)
-        self.ax.set_ylim(*COST_RANGE)
-        self.ax.set_xlabel("speed per user (tokens/s)")
-        self.ax.set_ylabel("cost ($ per million output tokens)")
-        self.ax.grid(True, alpha=0.3)
-        self.ax.legend(loc="upper right", fontsize=8)
+        style_axes(self.ax, log="xy", xlim=SPEED_RANGE, ylim=COST_RANGE, xlabel="speed per user (tokens/s)",
+                   ylabel="cost ($ per million output tokens)", legend="upper right")
         self.animated = [*self.lines, self.front]
 
     def draw(self, model="Llama 3.1 70B", chip="H100 SXM", dtype="fp8", context=2048, draft_tokens=0,
@@ -101,18 +96,13 @@ class LoadExplorer(Explorer):
         c = OKABE_ITO
         self.bars = self.ax_t.bar(np.arange(4), np.ones(4), color=[c["sky"], c["blue"], c["orange"], c["vermillion"]])
         self.ax_t.set_xticks(np.arange(4), ["TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99"])
-        self.ax_t.set_yscale("log")
-        self.ax_t.set_ylim(1e-3, 1e2)
-        self.ax_t.set_ylabel("seconds")
-        self.ax_t.grid(True, axis="y", alpha=0.3)
+        self.ax_t.set_yscale("log")   # matplotlib's own log axis, minor ticks included
+        style_axes(self.ax_t, ylim=(1e-3, 1e2), ylabel="seconds", grid="y")
         self.cost_curve = self.ax_c.plot([], [], color=c["black"], lw=2)[0]
         self.point = self.ax_c.plot([], [], "o", color=c["vermillion"], ms=9)[0]
-        self.ax_c.set_xlim(0, 1.2)
-        self.ax_c.set_ylim(1e-2, 1e2)
         self.ax_c.set_yscale("log")
-        self.ax_c.set_xlabel("offered load (share of saturation)")
-        self.ax_c.set_ylabel("$ per million output tokens")
-        self.ax_c.grid(True, alpha=0.3)
+        style_axes(self.ax_c, xlim=(0, 1.2), ylim=(1e-2, 1e2), xlabel="offered load (share of saturation)",
+                   ylabel="$ per million output tokens")
         self.animated = [*self.bars, self.cost_curve, self.point]
         self._tables = {}
 
