@@ -38,12 +38,15 @@ _CORE = ("hardware", "model", "rack", "kv_bytes", "kv_bytes_per_token", "cost_pe
          "all_reduce_time")
 _NAMESPACES = {"roofline": "roofline", "kv": "kv", "ctx": "context", "moe": "moe", "pipeline": "pipeline",
                "training": "training", "lifetime": "lifetime", "prices": "prices", "memory_trade": "memory_trade",
-               "reality": "reality", "serving": "serving", "energy": "energy", "units": "units"}
+               "reality": "reality", "serving": "serving", "energy": "energy", "units": "units",
+               "service": "service", "queueing": "queueing"}
 _DENY = {"simulate_arrivals", "pipeline_schedule", "draw_schedule", "single_thread_blas", "median_time",
          "measure_matmul_flops", "measure_copy_bandwidth", "time_batched_matmul", "fit_roofline",
          "feistel_keys", "feistel_encrypt", "feistel_decrypt", "avalanche", "popcount32",
          "lifetime_optimum", "attention_designs", "redesign", "resize_layers", "read_price_sheet",
-         "optimal_checkpoint_interval"}
+         "optimal_checkpoint_interval",
+         # chapter 9: grids, request streams and simulations sized by their arguments
+         "step_time_table", "frontier", "requests", "simulate", "simulate_server", "max_load", "capacity_plan"}
 _DENY_PREFIXES = ("fmt_",)  # units.fmt_*: text, never a card's number, and sized by `digits`
 # Methods of rooflib objects a card may call; everything else reached on an object must be data.
 _METHODS = {"flops_for", "dtypes", "expert_params", "attention_params", "mlp_params",
