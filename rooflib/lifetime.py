@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import fraction, non_negative, positive, scalar_or_array
+from .errors import as_array, fraction, non_negative, positive, scalar_or_array
 from .hardware import hardware as lookup_hardware
 from .solve import bisect
 from .training import BESIROGLU_2024, LossFit, overtraining_factor
@@ -141,7 +141,7 @@ def lifetime_optimum(loss, inference_tokens, hw="H100", *, train_mfu, decode_mfu
     "equal split" rule of thumb. Solved by bisection on ln N between the smallest model that can
     reach the loss and the compute-optimal point (where s = 0). Vectorised over every argument.
     """
-    lo = fit._loss(loss)
+    lo = as_array("loss", loss)  # fit.min_params below says if it is out of the fit's range
     mt, md, mp = _serving_mfus(train_mfu, decode_mfu, prefill_mfu)
     rl_per_n, inf_per_n = _serving_flops_per_param(inference_tokens, rl_tokens, prefill_tokens, mt, md, mp,
                                                     rl_trained_fraction)
@@ -153,8 +153,8 @@ def lifetime_optimum(loss, inference_tokens, hw="H100", *, train_mfu, decode_mfu
     def slope(log_n):
         # d(total)/d(ln N) / N = after - s x 6 D / MFU_train: negative left of the optimum
         n = np.exp(log_n)
-        d = fit._tokens(n, lo)
-        return after - fit._elasticity(n, d) * 6.0 * d / mt
+        d = fit.tokens_for_loss(n, lo)
+        return after - fit.elasticity(n, d) * 6.0 * d / mt
 
     n = np.exp(bisect(slope, n_lo, n_hi, iters=64))  # the bracket (< 10 wide) shrinks by 2^-64
     d = np.asarray(fit.tokens_for_loss(n, lo), dtype=float)
