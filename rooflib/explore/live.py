@@ -263,14 +263,20 @@ def _geometry(kind: str, artist) -> list[list[float]]:
     return [[ext.x0, ext.x1, ext.y0, ext.y1]]
 
 
+def _named_ticks(scale: str, values, texts) -> list | None:
+    """[[value, label], ...] when an axis labels its ticks with words (bars by name), else None."""
+    labels = [t.get_text() for t in texts]
+    if scale == "linear" and any(lbl and not _numeric(lbl) for lbl in labels):
+        return [[float(v), lbl] for v, lbl in zip(values, labels)]
+    return None
+
+
 def _axes_info(ax) -> dict:
-    ticks = None
-    labels = [t.get_text() for t in ax.get_yticklabels()]
-    if ax.get_yscale() == "linear" and any(lbl and not _numeric(lbl) for lbl in labels):
-        ticks = [[float(v), lbl] for v, lbl in zip(ax.get_yticks(), labels)]
     legend = ax.get_legend()
     return {"xscale": ax.get_xscale(), "yscale": ax.get_yscale(), "xlabel": ax.get_xlabel(),
-            "ylabel": ax.get_ylabel(), "title": ax.get_title(), "yticks": ticks,
+            "ylabel": ax.get_ylabel(), "title": ax.get_title(),
+            "xticks": _named_ticks(ax.get_xscale(), ax.get_xticks(), ax.get_xticklabels()),
+            "yticks": _named_ticks(ax.get_yscale(), ax.get_yticks(), ax.get_yticklabels()),
             "legend": legend is not None, "width": ax.get_position().width, "height": ax.get_position().height}
 
 

@@ -32,7 +32,7 @@ class FrontierExplorer(Explorer):
     def setup(self):
         self.ax = self.fig.subplots()
         self.fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.95)
-        self.lines = [self.ax.plot([], [], "o", ms=3, color=col, label=f"{c} chips")[0]
+        self.lines = [self.ax.plot([], [], "o", ms=3, color=col, label=f"{c} chip{'s' if c > 1 else ''}")[0]
                       for c, col in zip(CHIP_COUNTS, COLOURS)]
         self.front = self.ax.plot([], [], color=OKABE_ITO["black"], lw=2, label="frontier")[0]
         style_axes(self.ax, log="xy", xlim=SPEED_RANGE, ylim=COST_RANGE, xlabel="speed per user (tokens/s)",

@@ -514,8 +514,10 @@ def check_page(tab: Tab, base_url: str, book: Path, rel: str, shots: Path | None
     if shots is not None:
         result.screenshots.append(tab.screenshot(screenshot_path(shots, rel), full_page=full_page))
         if info and info["widgets"]:
-            # A second picture, scrolled to the first interactive explorer.
-            tab.evaluate('document.querySelector(".widget-subarea, script[type=\'application/vnd.jupyter.widget-view+json\']")'
+            # A second picture, scrolled to the first explorer: its live version where the page has
+            # one (the widget snapshot under it is hidden), else the widget snapshot.
+            tab.evaluate('(document.querySelector(".rooflib-live") || document.querySelector(".widget-subarea, '
+                         'script[type=\'application/vnd.jupyter.widget-view+json\']"))'
                          '.scrollIntoView({block: "start"}); window.scrollBy(0, -90)')  # below the sticky header
             tab.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
             result.screenshots.append(tab.screenshot(screenshot_path(shots, rel, "--widget")))

@@ -186,11 +186,14 @@
         const yaxis = {title: ax.ylabel, grid: ax.yticks == null, gridOpacity: 0.3};
         if (ax.xscale === "log") Object.assign(xaxis, {values: decades(lim[0], lim[1]), labelExpr: powerLabel});
         if (ax.yscale === "log") Object.assign(yaxis, {values: decades(lim[2], lim[3]), labelExpr: powerLabel});
-        if (ax.yticks) {
-          yaxis.values = ax.yticks.map(t => t[0]);
-          yaxis.labelExpr = ax.yticks.map(t => `datum.value == ${t[0]} ? ${JSON.stringify(t[1])} : `).join("") + "''";
-          yaxis.labelLimit = 160;
-        }
+        // Ticks named with words (bars by name): the same values, the same words.
+        const named = (axis, ticks) => {
+          axis.values = ticks.map(t => t[0]);
+          axis.labelExpr = ticks.map(t => `datum.value == ${t[0]} ? ${JSON.stringify(t[1])} : `).join("") + "''";
+          axis.labelLimit = 160;
+        };
+        if (ax.yticks) named(yaxis, ax.yticks);
+        if (ax.xticks) { named(xaxis, ax.xticks); xaxis.grid = false; }
         const x = {field: "x", type: "quantitative", scale: scale(ax.xscale, lim[0], lim[1]), axis: xaxis};
         const y = {field: "y", type: "quantitative", scale: scale(ax.yscale, lim[2], lim[3]), axis: yaxis};
         const layers = [
