@@ -1,4 +1,6 @@
 """rooflib.plotting: the shared axis helpers (`style_axes`, `log_axes`, `decade_limits`)."""
+import math
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -102,3 +104,17 @@ def test_limits_are_kept_exactly_on_log_axes(lo, ratio):
     style_axes(ax, log="xy", xlim=(lo, lo * ratio), ylim=decade_limits(lo, lo * ratio))
     assert ax.get_xlim() == (lo, lo * ratio)
     assert ax.get_ylim() == decade_limits(lo, lo * ratio)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(1e-12, 1e12), st.floats(1.0, 1e6))
+def test_decade_limits_hold_the_data_on_whole_powers_of_ten(lo, ratio):
+    bottom, top = decade_limits(lo, lo * ratio)
+    assert bottom <= lo * (1 + 1e-9) and top >= lo * ratio * (1 - 1e-9)  # up to float rounding
+    assert math.log10(bottom) == round(math.log10(bottom)) and math.log10(top) == round(math.log10(top))
+    assert bottom > lo / 10 * (1 - 1e-9) and top < max(lo * ratio, 10 * lo) * 10 * (1 + 1e-9)  # a decade at most
+
+
+@pytest.mark.parametrize("e", range(-30, 30))
+def test_an_exact_power_of_ten_is_its_own_limit(e):
+    assert decade_limits(float(f"1e{e}"), float(f"1e{e + 1}")) == (10.0 ** e, 10.0 ** (e + 1))
