@@ -117,3 +117,25 @@ def test_command_line_writes_nbgraders_source_folder(tmp_path, capsys):
         out = tmp_path / "source" / path.stem / path.name
         assert out.read_text(encoding="utf-8") == make_exercises.nbgrader_source(path)
     assert not (tmp_path / "exercises").exists()
+
+
+def _points(stem: str) -> tuple[int, int]:
+    """(autograded points, written answers) of a chapter's nbgrader source."""
+    nb = source_nb(ROOT / "solutions" / f"{stem}.ipynb")
+    graded = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    return (sum(c.metadata["nbgrader"].get("points", 0) for c in graded if c.cell_type == "code"),
+            sum(1 for c in graded if c.cell_type == "markdown"))
+
+
+def test_the_guides_point_counts_are_the_notebooks():
+    """The teacher's guide quotes the points of its nbgrader runs: they must be what the sources
+    give today (a chapter that gains exercises changes them)."""
+    guide = (ROOT / "book" / "teachers_guide.md").read_text()
+    auto = {4: int(re.search(r"chapter 4, whose autograded tests are worth (\d+) points", guide)[1]),
+            8: int(re.search(r"chapter 8 \((\d+) points", guide)[1]),
+            9: int(re.search(r"chapter 9 \((\d+) points", guide)[1])}
+    written = re.search(r"\((\d+) × 2 points in\s+chapter 4, (\d+) × 2 in chapter 8, (\d+) × 2 in chapter 9\)", guide)
+    assert written, "the guide's sentence on written answers changed: update this test"
+    for (ch, pts), n in zip(auto.items(), written.groups()):
+        stem = next(p.stem for p in SOLUTIONS if p.stem.startswith(f"{ch:02d}_"))
+        assert _points(stem) == (pts, int(n)), stem
