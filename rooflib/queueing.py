@@ -49,7 +49,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import simpy
@@ -342,6 +342,14 @@ class Plan:
     chips_total: int
     dollars_per_million_tokens: float
 
+    def fleet_cost(self, rate, *, output_tokens, dollars_per_chip_hour=2.0):
+        """$ per million output tokens of ceil(rate / (load x saturation)) replicas of this shape
+        serving `rate` requests/s (vectorised over `rate`): whole replicas, so it saw-tooths."""
+        lam = np.asarray(positive("rate", rate), dtype=float)
+        k = np.ceil(lam / (self.load * self.saturation))
+        return scalar_or_array(cost_per_million_tokens(lam * positive("output_tokens", output_tokens), k * self.chips,
+                                                       dollars_per_chip_hour=dollars_per_chip_hour))
+
 
 def max_load(table: StepTable, *, max_batch, input_tokens, output_tokens, p99_ttft, p50_tpot, chunk=512,
              n=2_000, seed=0, iters=7) -> float:
@@ -388,9 +396,10 @@ def capacity_plan(model, hw, rate, *, input_tokens, output_tokens, p99_ttft, p50
             if x <= 0:
                 continue
             k = math.ceil(lam / (x * mu))
-            cost = float(cost_per_million_tokens(lam * output_tokens, k * c, dollars_per_chip_hour=dollars_per_chip_hour))
-            plans.append(Plan(chips=int(c), max_batch=int(b), saturation=mu, load=x, replicas=k, chips_total=k * int(c),
-                              dollars_per_million_tokens=cost))
+            shape = Plan(chips=int(c), max_batch=int(b), saturation=mu, load=x, replicas=k, chips_total=k * int(c),
+                         dollars_per_million_tokens=math.nan)
+            cost = float(shape.fleet_cost(lam, output_tokens=output_tokens, dollars_per_chip_hour=dollars_per_chip_hour))
+            plans.append(replace(shape, dollars_per_million_tokens=cost))
     if not plans:
         raise ValueError("no configuration meets the targets: relax p99_ttft or p50_tpot, or add chips")
     return min(plans, key=lambda p: (p.dollars_per_million_tokens, p.chips_total)), plans

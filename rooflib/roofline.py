@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import broadcast, choice, context_tokens, count_result, positive, scalar_or_array, whole_number
+from .errors import (broadcast, choice, context_tokens, count_result, non_negative, positive, scalar_or_array,
+                     whole_number)
 from .formats import format_key, math_format, stored_weight_bytes
 from .hardware import hardware as lookup_hardware
 from .attention import decode_attention_flops
@@ -125,17 +126,19 @@ def optimal_batch(model, hw, dtype: str = "bf16", *, math_dtype: str | None = No
 
 
 def max_batch(model, hw, context, chips=1, *, dtype: str = "bf16", expert_dtype: str | None = None,
-              kv_dtype: str = "bf16"):
+              kv_dtype: str = "bf16", reserved=0.0):
     """Largest batch whose weights plus KV caches fit in the chips' HBM (0 if the weights alone don't).
 
-    floor((C * M - W_bytes) / (S * kv_bytes_per_token)), with M the nominal HBM capacity per chip.
+    floor((C * M - W_bytes - reserved) / (S * kv_bytes_per_token)), with M the nominal HBM capacity
+    per chip and `reserved` bytes held for something else (e.g. cached prefixes waiting for a hit).
     Activations and fragmentation are ignored, so real servers fit somewhat fewer.
     """
     m, h = lookup_model(model), lookup_hardware(hw)
     s = positive("context", context_tokens(m, context))
     c = whole_number("chips", chips)
-    broadcast(context=s, chips=c)
-    free = np.asarray(c) * h.hbm_capacity - stored_weight_bytes(m, dtype, expert_dtype)
+    held = non_negative("reserved", reserved)
+    broadcast(context=s, chips=c, reserved=held)
+    free = np.asarray(c) * h.hbm_capacity - stored_weight_bytes(m, dtype, expert_dtype) - np.asarray(held)
     per_seq = np.asarray(s) * kv_bytes_per_token(m, s, dtype=format_key(kv_dtype, "kv_dtype"))
     return count_result(np.floor(np.maximum(free, 0.0) / per_seq), "the batch that fits (chips x HBM / context)")
 

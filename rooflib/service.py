@@ -35,6 +35,7 @@ The rest of the module builds on it, one function each:
     kv_transfer_time            disaggregated serving: a prompt's cache over the scale-out link
     prefill_nodes_per_decode_node   pool sizes that keep prefill and decode equally busy
     uncached_prompt_tokens      prefix caching: prompt tokens left to compute after cache hits
+    prefix_cached_prefill       ... and the prefill time of a miss, a hit and their mean
     speculation_break_even_batch    the batch above which speculative decoding stops paying
     frontier, pareto            speed per user against cost per token, over batch and chips
     cost_per_million_tokens     load -> cost: an idle chip still costs its hourly price
@@ -58,6 +59,7 @@ import numpy as np
 
 from .attention import decode_attention_flops, prefill_attention_flops
 from .collectives import SCALEOUT_BANDWIDTH, hop_time
+from .context import prefill_step
 from .errors import (broadcast, choice, context_tokens, fraction, non_negative, positive, scalar_or_array,
                      whole_number)
 from .estimate import STEP_OVERHEAD
@@ -74,8 +76,8 @@ from .step import OVERLAPS, DecodeStep, build_step
 from .units import HOUR
 
 __all__ = ["mixed_step", "step_time_table", "StepTable", "kv_transfer_time", "prefill_nodes_per_decode_node",
-           "uncached_prompt_tokens", "speculation_break_even_batch", "Frontier", "frontier", "pareto",
-           "cost_per_million_tokens"]
+           "uncached_prompt_tokens", "PrefixPrefill", "prefix_cached_prefill", "speculation_break_even_batch",
+           "Frontier", "frontier", "pareto", "cost_per_million_tokens"]
 
 
 # ---- the mixed step of continuous batching ---------------------------------------------------
@@ -226,6 +228,40 @@ def uncached_prompt_tokens(prompt, shared_prefix, *, hit_rate):
     if np.any(np.asarray(shared) > np.asarray(i)):
         raise ValueError("shared_prefix must be <= prompt")
     return scalar_or_array(np.asarray(i) - np.asarray(h) * np.asarray(shared))
+
+
+@dataclass(frozen=True)
+class PrefixPrefill:
+    """Prefill time (s) of one request under prefix caching: `miss` (the whole prompt), `hit` (the
+    suffix after the cached prefix) and `mean` = h hit + (1 - h) miss; `saved` = miss - mean."""
+
+    miss: float
+    hit: float
+    mean: float
+
+    @property
+    def saved(self):
+        return scalar_or_array(np.asarray(self.miss) - np.asarray(self.mean))
+
+
+def prefix_cached_prefill(model, hw, prompt, shared_prefix, chips=1, *, hit_rate, dtype: str = "bf16",
+                          math_dtype: str | None = None, kv_dtype: str = "bf16") -> PrefixPrefill:
+    """`context.prefill_step` of a `prompt`-token prompt on a miss and of its suffix after a cached
+    `shared_prefix` on a hit, and their mean at `hit_rate` (the prefill pool's work per request).
+
+    A hit's suffix is prefilled alone: its attention to the cached prefix, P (I - P) query-key
+    pairs, is left out, so `hit` is slightly short. Llama 3.1 70B (fp8, fp8 cache) on 8 H100,
+    2,000 tokens with 1,500 shared, 90 % hits: 40 ms on a miss, 11 ms on a hit, 14 ms mean.
+    """
+    left = uncached_prompt_tokens(prompt, shared_prefix, hit_rate=1.0)     # checks prompt >= shared_prefix
+    h = np.asarray(fraction("hit_rate", hit_rate, allow_zero=True), dtype=float)
+    if np.any(np.asarray(left) <= 0):
+        raise ValueError("shared_prefix must be < prompt (a hit leaves at least one token to prefill)")
+    kw = dict(dtype=dtype, math_dtype=math_dtype, kv_dtype=kv_dtype)
+    miss = np.asarray(prefill_step(model, hw, prompt, 1, chips, **kw).time)
+    hit = np.asarray(prefill_step(model, hw, left, 1, chips, **kw).time)
+    return PrefixPrefill(miss=scalar_or_array(miss), hit=scalar_or_array(hit),
+                         mean=scalar_or_array(h * hit + (1 - h) * miss))
 
 
 # ---- speculative decoding as a service knob --------------------------------------------------

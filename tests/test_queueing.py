@@ -157,3 +157,16 @@ def test_a_request_that_can_never_fit_is_an_error():
                              kv_dtype="fp8")
     with pytest.raises(ValueError, match="never be admitted"):
         qu.simulate(qu.requests(3, 1.0, input_tokens=600_000, output_tokens=1), tab, max_batch=8, chunk=2048)
+
+
+def test_a_fleet_is_whole_replicas():
+    """Plan.fleet_cost: ceil(rate / (load x saturation)) replicas, priced by service.cost_per_million_tokens;
+    capacity_plan prices its plans with it."""
+    p = qu.Plan(chips=2, max_batch=128, saturation=16.0, load=0.8, replicas=1, chips_total=2,
+                dollars_per_million_tokens=0.0)
+    # one replica serves 12.8 requests/s: 12.8 still takes one, 12.9 takes two
+    one, two = p.fleet_cost([12.8, 12.9], output_tokens=256, dollars_per_chip_hour=2.0)
+    assert one == pytest.approx(1e6 * 2 * 2.0 / 3600 / (12.8 * 256))
+    assert two == pytest.approx(1e6 * 4 * 2.0 / 3600 / (12.9 * 256))
+    with pytest.raises(ValueError, match="rate"):
+        p.fleet_cost(0.0, output_tokens=256)

@@ -71,6 +71,16 @@ def test_max_batch_by_hand():
     assert m.total_params * 2 + b * 8192 * 327_680 <= 8 * H100_M < m.total_params * 2 + (b + 1) * 8192 * 327_680
 
 
+def test_max_batch_leaves_reserved_bytes_alone():
+    m = rl.model("Llama 3.1 70B")
+    b = rl.max_batch(m, "H100", 4096, chips=8)
+    seq = 4096 * 327_680                                                  # one sequence's bf16 cache
+    assert rl.max_batch(m, "H100", 4096, chips=8, reserved=10 * seq) == b - 10
+    assert list(rl.max_batch(m, "H100", 4096, chips=8, reserved=np.array([0.0, seq, 1e15]))) == [b, b - 1, 0]
+    with pytest.raises(ValueError, match="reserved"):
+        rl.max_batch(m, "H100", 4096, chips=8, reserved=-1.0)
+
+
 def test_cost_per_token_by_hand():
     step = rl.decode_step("Llama 3.1 70B", "H100", 128, 2048, chips=8)
     cost = rl.cost_per_token("Llama 3.1 70B", "H100", 128, 2048, 2.0, chips=8)

@@ -221,3 +221,24 @@ def test_moe_mixed_step_grows_with_work(d, p, c):
     a = sv.mixed_step(DS, H800, d, p, 4989, c, prompt=4096, **PROD).time
     assert sv.mixed_step(DS, H800, d + 1, p, 4989, c, prompt=4096, **PROD).time >= a
     assert sv.mixed_step(DS, H800, d, p + 64, 4989, c, prompt=4096, **PROD).time >= a
+
+
+# ---- prefix caching: the prefill of a miss, a hit and their mean --------------------------------------
+def test_prefix_cached_prefill_is_prefill_step_of_the_prompt_and_of_the_suffix():
+    kw = dict(dtype="fp8", kv_dtype="fp8")
+    pc = sv.prefix_cached_prefill("Llama 3.1 70B", "H100 SXM", 2000, 1500, 8, hit_rate=0.9, **kw)
+    assert pc.miss == rl.prefill_step("Llama 3.1 70B", "H100 SXM", 2000, 1, 8, **kw).time
+    assert pc.hit == rl.prefill_step("Llama 3.1 70B", "H100 SXM", 500, 1, 8, **kw).time
+    assert pc.mean == pytest.approx(0.9 * pc.hit + 0.1 * pc.miss, rel=1e-12)
+    assert pc.saved == pytest.approx(0.9 * (pc.miss - pc.hit), rel=1e-12)
+    assert (round(pc.miss * 1e3), round(pc.hit * 1e3), round(pc.mean * 1e3)) == (40, 11, 14)   # chapter 9, section 4
+    h = np.array([0.0, 0.5, 1.0])
+    means = sv.prefix_cached_prefill("Llama 3.1 70B", "H100 SXM", 2000, 1500, 8, hit_rate=h, **kw).mean
+    assert means[0] == pc.miss and means[-1] == pc.hit
+
+
+@pytest.mark.parametrize("shared, hit, match", [(2000, 0.9, "shared_prefix"), (2500, 0.9, "shared_prefix"),
+                                                 (1500, 1.5, "hit_rate")])
+def test_prefix_cached_prefill_names_the_bad_argument(shared, hit, match):
+    with pytest.raises(ValueError, match=match):
+        sv.prefix_cached_prefill("Llama 3.1 70B", "H100 SXM", 2000, shared, 8, hit_rate=hit)

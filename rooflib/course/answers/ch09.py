@@ -9,7 +9,6 @@ import numpy as np
 
 from ... import queueing as qu
 from ... import service as sv
-from ...context import prefill_step
 from ...measurements import DEEPSEEK_DAY
 from . import register, written
 
@@ -89,22 +88,19 @@ register(
 PREFIX = {"prompt": [2000, 4000, 8000, 3000], "shared_prefix": [1500, 1000, 1800], "hit_rate": [0.9, 0.5, 0.75, 0.95]}
 
 
-def _prefills(v):
-    """Prefill (s) of the whole prompt (a miss) and of the unshared suffix (a hit): one vectorised call."""
-    return np.asarray(prefill_step("Llama 3.1 70B", "H100 SXM", np.array([v["prompt"], v["prompt"] - v["shared_prefix"]],
-                                                                          dtype=float), 1, 8, **FMT).time)
+def _prefix(v):
+    return sv.prefix_cached_prefill("Llama 3.1 70B", "H100 SXM", v["prompt"], v["shared_prefix"], 8,
+                                    hit_rate=v["hit_rate"], **FMT)
 
 
 def _prefix_saving(v):
-    miss, hit = _prefills(v)
-    return v["hit_rate"] * (miss - hit)
+    return float(_prefix(v).saved)
 
 
 def _prefix_hints(v):
-    miss, hit = _prefills(v)
-    saved = _prefix_saving(v)
+    pc = _prefix(v)
     return [(1 / v["hit_rate"], "That is what one HIT saves; a miss saves nothing, so weigh it by the hit rate."),
-            ((miss - saved) / saved, "That is the mean prefill left per request; the question asks what the cache saves.")]
+            (pc.mean / pc.saved, "That is the mean prefill left per request; the question asks what the cache saves.")]
 
 
 register(
